@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { CvaeError } from '../../shared/errors.js';
+import { registerClassifier } from './classifier-command.js';
+import { registerDatasets } from './datasets-command.js';
+import { registerExperiment } from './experiment-command.js';
+import { registerTrain } from './train-command.js';
+
+/** `cvae`: the worker's command line. Each command lives in its own file and registers here. */
+const program = new Command()
+  .name('cvae')
+  .description('cvae-edge worker: train, evaluate and export conditional VAEs')
+  .showHelpAfterError();
+
+registerTrain(program);
+registerClassifier(program);
+registerDatasets(program);
+registerExperiment(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CvaeError) {
+    console.error(`cvae: ${error.message} [${error.code}]`);
+    process.exit(2);
+  }
+  throw error;
+}

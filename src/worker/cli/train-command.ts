@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
+import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { CvaeError } from '../../shared/errors.js';
+import { loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
+import { sharedFromLabeled } from '../train/dataset.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
+import { intOption, numberOption } from './options.js';
+import { createBar } from './progress.js';
+
+export function fashionSpec(id: string): CvaeSpec {
+  const spec = FASHION_ARCHITECTURES[id];
+  if (!spec)
+    throw new CvaeError(
+      'unknown_model',
+      `unknown model '${id}'; choose one of: ${Object.keys(FASHION_ARCHITECTURES).join(', ')}`,
+    );
+  return spec;
+}
+
+/** Trains with a progress bar per epoch and a summary line per epoch on stderr. */
+export async function trainWithProgress(
+  spec: CvaeSpec,
+  options: TrainOptions,
+  subset: number | undefined,
+): Promise<TrainResult> {
+  const fm = await loadFashionMnist();
+  const split = subset ? takeFirst(fm.train, subset) : fm.train;
+  const data = sharedFromLabeled(split.pixels, split.labels, [split.height, split.width, 1], 10);
+  let bar: ReturnType<typeof createBar> | undefined;
+  const result = await train(spec, data, options, {
+    onStart: ({ startEpoch, backend, replicas }) => {
+      console.error(
+        `${spec.id}: ${data.count} training images from ${fm.dir}; ${replicas} replica(s) on ${backend.label}` +
+          (startEpoch > 0 ? `; resuming after epoch ${startEpoch}` : ''),
+      );
+    },
+    onBatch: (p) => {
+      if (!bar) bar = createBar(`${spec.id} epoch ${p.epoch}/${p.epochs}`, p.total);
+      bar.update(p.seen, `loss ${p.loss.toFixed(2)} | ${p.imagesPerSecond.toFixed(0)} img/s`);
+    },
+    onEpoch: (r) => {
+      bar?.stop();
+      bar = undefined;
+      console.error(
+        `${spec.id} epoch ${r.epoch}: loss ${r.loss.toFixed(3)} (reconstruction ${r.reconstruction.toFixed(3)}, KL ${r.kl.toFixed(3)}), ${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s; checkpoint saved to ${options.outDir}`,
+      );
+    },
+  });
+  return result;
+}
+
+export function addTrainOptions(cmd: Command): Command {
+  const d = DEFAULT_TRAIN_OPTIONS;
+  return cmd
+    .option('--epochs <n>', 'epochs to train', intOption(1), d.epochs)
+    .option('--batch-size <n>', 'examples per batch', intOption(2), d.batchSize)
+    .option('--seed <n>', 'seed for initial weights, shuffling and noise', intOption(0), d.seed)
+    .option('--lr <x>', 'Adam learning rate', numberOption(0), d.learningRate)
+    .option(
+      '--weight-decay <x>',
+      'L2 weight decay added to the gradient (PyTorch Adam semantics)',
+      numberOption(0),
+      d.weightDecay,
+    )
+    .option(
+      '--replicas <n>',
+      'data-parallel worker threads for the wasm/cpu backends (default: cores)',
+      intOption(1),
+      d.replicas,
+    )
+    .option('--subset <n>', 'train on the first n training images only', intOption(1))
+    .option('--resume', 'continue from the checkpoint in the output folder', false);
+}
+
+export interface TrainFlags {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  lr: number;
+  weightDecay: number;
+  replicas: number;
+  subset?: number;
+  resume: boolean;
+}
+
+export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOptions {
+  return {
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    seed: flags.seed,
+    learningRate: flags.lr,
+    weightDecay: flags.weightDecay,
+    replicas: flags.replicas,
+    outDir,
+    resume: flags.resume,
+  };
+}
+
+export function registerTrain(program: Command): void {
+  addTrainOptions(
+    program
+      .command('train')
+      .description('train a Fashion-MNIST CVAE (fashion-fc or fashion-conv) with checkpoints every epoch')
+      .argument('<model>', 'architecture id: fashion-fc | fashion-conv')
+      .option('--out <dir>', 'run folder for checkpoints (default: runs/<model>)'),
+  ).action(async (model: string, flags: TrainFlags & { out?: string }) => {
+    const spec = fashionSpec(model);
+    const outDir = flags.out ?? `runs/${spec.id}`;
+    const result = await trainWithProgress(spec, trainOptionsFrom(flags, outDir), flags.subset);
+    const last = result.history.at(-1);
+    console.log(
+      JSON.stringify(
+        { model: spec.id, outDir, epochs: result.history.length, last, backend: result.backend.label },
+        null,
+        2,
+      ),
+    );
+  });
+}

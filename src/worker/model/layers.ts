@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Activation, Layer } from '../../shared/arch/spec.js';
+import type { Weights } from './weights.js';
+
+/**
+ * tfjs interpreter for spec layers. Training and inference both run through here; the ONNX writer
+ * interprets the same specs for export.
+ */
+export interface RunOptions {
+  training: boolean;
+  /** batch statistics seen in training, for the caller to fold into the moving averages */
+  batchStats?: { name: string; mean: tf.Tensor; variance: tf.Tensor }[];
+  /** return the last layer's pre-activation (e.g. logits for a stable BCE loss) */
+  logits?: boolean;
+}
+
+const BN_EPSILON = 1e-3;
+
+function param(w: Weights, name: string): tf.Tensor {
+  const t = w[name];
+  if (!t) throw new Error(`missing weight ${name}`);
+  return t;
+}
+
+function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+  if (activation === 'relu') return tf.relu(x);
+  if (activation === 'sigmoid') return tf.sigmoid(x);
+  return x;
+}
+
+function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): tf.Tensor {
+  const gamma = param(w, `${prefix}.bn.gamma`);
+  const beta = param(w, `${prefix}.bn.beta`);
+  if (opts.training) {
+    const axes = x.rank === 4 ? [0, 1, 2] : [0];
+    const { mean, variance } = tf.moments(x, axes);
+    opts.batchStats?.push({ name: prefix, mean, variance });
+    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON);
+  }
+  return tf.batchNorm(x, param(w, `${prefix}.bn.mean`), param(w, `${prefix}.bn.variance`), beta, gamma, BN_EPSILON);
+}
+
+export function runLayer(
+  layer: Layer,
+  x: tf.Tensor,
+  w: Weights,
+  prefix: string,
+  opts: RunOptions,
+  last: boolean,
+): tf.Tensor {
+  const activation: Activation = 'activation' in layer ? (last && opts.logits ? 'linear' : layer.activation) : 'linear';
+  const bn = 'batchNorm' in layer && layer.batchNorm === true;
+  // Fused kernels carry bias + ReLU in one op (and one gradient); sigmoid and batch norm run apart.
+  const fusedActivation = !bn && (activation === 'relu' || activation === 'linear') ? activation : 'linear';
+  const after = (y: tf.Tensor) => {
+    const normed = bn ? batchNorm(y, w, prefix, opts) : y;
+    return fusedActivation === activation ? normed : activate(normed, activation);
+  };
+  switch (layer.type) {
+    case 'dense':
+      return after(
+        tf.fused.matMul({
+          a: x as tf.Tensor2D,
+          b: param(w, `${prefix}.kernel`) as tf.Tensor2D,
+          bias: param(w, `${prefix}.bias`),
+          activation: fusedActivation,
+        }),
+      );
+    case 'conv2d':
+      return after(
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: param(w, `${prefix}.kernel`) as tf.Tensor4D,
+          strides: layer.stride,
+          pad: 'same',
+          bias: param(w, `${prefix}.bias`),
+          activation: fusedActivation,
+        }),
+      );
+    case 'conv2dTranspose': {
+      const [b, h, wd] = x.shape as number[];
+      const out = tf.conv2dTranspose(
+        x as tf.Tensor4D,
+        param(w, `${prefix}.kernel`) as tf.Tensor4D,
+        [b as number, (h as number) * layer.stride, (wd as number) * layer.stride, layer.filters],
+        layer.stride,
+        'same',
+      );
+      const biased = tf.add(out, param(w, `${prefix}.bias`));
+      return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+    }
+    case 'flatten':
+      return tf.reshape(x, [x.shape[0] as number, -1]);
+    case 'reshape':
+      return tf.reshape(x, [x.shape[0] as number, ...layer.shape]);
+  }
+}
+
+export function runStack(layers: Layer[], x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): tf.Tensor {
+  // The output activation is that of the last layer that has one (a reshape may follow it).
+  const lastActive = layers.findLastIndex((l) => 'activation' in l);
+  let y = x;
+  layers.forEach((layer, i) => {
+    y = runLayer(layer, y, w, `${prefix}.${i}`, opts, i === lastActive);
+  });
+  return y;
+}

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParamInfo } from '../../shared/arch/shapes.js';
+import { createRng } from '../../shared/random.js';
+
+/** Named tensors of a model, keyed by the spec-derived parameter names (`decoder.2.kernel`). */
+export type Weights = Record<string, tf.Tensor>;
+export type Variables = Record<string, tf.Variable>;
+
+/**
+ * Glorot-uniform kernels, zero biases, unit batch-norm scales — Keras' defaults — drawn from the
+ * project's seeded generator so a seed gives the same initial weights on every backend.
+ */
+export function initialValues(params: ParamInfo[], seed: number): Record<string, Float32Array> {
+  const rng = createRng(seed);
+  const out: Record<string, Float32Array> = {};
+  for (const p of params) {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    if (p.init === 'ones') values.fill(1);
+    if (p.init === 'glorot') {
+      const limit = Math.sqrt(6 / (p.fanIn + p.fanOut));
+      for (let i = 0; i < size; i++) values[i] = (rng.next() * 2 - 1) * limit;
+    }
+    out[p.name] = values;
+  }
+  return out;
+}
+
+export function createVariables(params: ParamInfo[], values: Record<string, Float32Array>): Variables {
+  const vars: Variables = {};
+  for (const p of params) {
+    const v = values[p.name];
+    if (!v) throw new Error(`no value for parameter ${p.name}`);
+    if (v.length !== p.shape.reduce((a, b) => a * b, 1)) throw new Error(`parameter ${p.name}: wrong size ${v.length}`);
+    vars[p.name] = tf.variable(tf.tensor(v, p.shape, 'float32'), p.trainable, p.name);
+  }
+  return vars;
+}
+
+export async function readValues(vars: Variables): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, v] of Object.entries(vars)) out[name] = (await v.data()) as Float32Array;
+  return out;
+}
+
+export function disposeVariables(vars: Variables): void {
+  for (const v of Object.values(vars)) v.dispose();
+}

@@ -1,0 +1,20 @@
+import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+
+/**
+ * Calls another kernel of the same backend directly, outside the engine (no tape, no tensor
+ * bookkeeping), the way tfjs' own backends compose kernels. The caller disposes what it gets back
+ * with `backend.disposeData` unless it returns it.
+ */
+export function callKernel(
+  backendName: string,
+  backend: KernelBackend,
+  kernelName: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  const kernel = getKernel(kernelName, backendName);
+  if (!kernel) throw new Error(`kernel ${kernelName} is not registered for backend ${backendName}`);
+  const out = kernel.kernelFunc({ inputs, backend, attrs });
+  if (Array.isArray(out)) throw new Error(`kernel ${kernelName} returned several outputs`);
+  return out;
+}

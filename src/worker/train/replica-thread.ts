@@ -1,0 +1,22 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { type BackendChoice, initBackend } from '../tf/backend.js';
+import { Replica, type ReplicaInit } from './replica.js';
+
+/**
+ * Worker-thread host of one Replica. Requests: {id, indices, eps}; replies: {id, result} or
+ * {id, error}. Started by pool.ts through replica-thread-entry.mjs.
+ */
+const { init, backend } = workerData as { init: ReplicaInit; backend: BackendChoice };
+const port = parentPort;
+if (!port) throw new Error('replica-thread must run in a worker thread');
+
+const ready = initBackend(backend, () => {}).then(() => new Replica(init));
+
+port.on('message', async (req: { id: number; indices: Int32Array; eps: Float32Array }) => {
+  try {
+    const replica = await ready;
+    port.postMessage({ id: req.id, result: await replica.gradients(req.indices, req.eps) });
+  } catch (error) {
+    port.postMessage({ id: req.id, error: (error as Error).stack ?? String(error) });
+  }
+});

@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describeCvae } from '../../shared/arch/shapes.js';
+import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { createVariables, type Variables } from '../model/weights.js';
+import { gatherBatch, type SharedDataset } from './dataset.js';
+import { type ParamLayout, paramLayout, unflatten } from './layout.js';
+import { computeGradients } from './step.js';
+
+/**
+ * One copy of the model that computes gradients. The trainer runs one in its own thread (native
+ * TensorFlow backends use every core already) or one per core in worker threads (wasm is
+ * single-threaded in Node). Weights and gradients travel through shared memory, not messages:
+ * before each batch a replica loads the current weights from `weights` (written by the
+ * trainer's optimiser), and it leaves its gradients in its own `grads` slot.
+ */
+export interface ReplicaInit {
+  spec: CvaeSpec;
+  data: SharedDataset;
+  /** all tensors, flat, in paramLayout order (SharedArrayBuffer-backed when threaded) */
+  weights: Float32Array;
+  /** this replica's gradient slot: the trainable prefix of the layout */
+  grads: Float32Array;
+}
+
+export interface GradientSummary {
+  count: number;
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  /** per batch-norm layer (by prefix): mean and variance over this share */
+  stats: { name: string; mean: Float32Array; variance: Float32Array }[];
+}
+
+export class Replica {
+  private readonly layout: ParamLayout;
+  private readonly vars: Variables;
+
+  constructor(private readonly init: ReplicaInit) {
+    const info = describeCvae(init.spec);
+    this.layout = paramLayout(info.params);
+    this.vars = createVariables(info.params, unflatten(this.layout, init.weights));
+  }
+
+  private loadWeights(): void {
+    const { weights } = this.init;
+    for (const e of this.layout.entries) {
+      const v = this.vars[e.name] as tf.Variable;
+      tf.tidy(() => v.assign(tf.tensor(weights.subarray(e.offset, e.offset + e.length), e.shape)));
+    }
+  }
+
+  async gradients(indices: Int32Array, eps: Float32Array): Promise<GradientSummary> {
+    const { spec, data } = this.init;
+    this.loadWeights();
+    const batch = gatherBatch(data, indices);
+    const n = batch.count;
+    const inputs = [
+      tf.tensor4d(batch.images, [n, ...data.imageShape]),
+      tf.tensor2d(batch.conditions, [n, data.conditionSize]),
+      tf.tensor2d(eps, [n, spec.latentDim]),
+    ] as const;
+    const result = computeGradients(spec, this.vars, ...inputs);
+    tf.dispose([...inputs]);
+    for (const e of this.layout.entries) {
+      if (!e.trainable) continue;
+      const g = result.grads[e.name] as tf.Tensor;
+      this.init.grads.set((await g.data()) as Float32Array, e.offset);
+    }
+    const read = async (t: tf.Tensor) => ((await t.data()) as Float32Array)[0] as number;
+    const summary: GradientSummary = {
+      count: n,
+      loss: await read(result.loss),
+      reconstruction: await read(result.reconstruction),
+      kl: await read(result.kl),
+      stats: await Promise.all(
+        result.batchStats.map(async (s) => ({
+          name: s.name,
+          mean: (await s.mean.data()) as Float32Array,
+          variance: (await s.variance.data()) as Float32Array,
+        })),
+      ),
+    };
+    tf.dispose([result.loss, result.reconstruction, result.kl, ...Object.values(result.grads)]);
+    tf.dispose(result.batchStats.flatMap((s) => [s.mean, s.variance]));
+    return summary;
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.vars));
+  }
+}

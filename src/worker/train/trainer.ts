@@ -1,0 +1,261 @@
+import { availableParallelism } from 'node:os';
+import { describeCvae } from '../../shared/arch/shapes.js';
+import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
+import { initialValues } from '../model/weights.js';
+import { type ActiveBackend, initBackend } from '../tf/backend.js';
+import { type AdamConfig, type AdamState, adamStep, createAdamState, DEFAULT_ADAM } from './adam.js';
+import { hasCheckpoint, loadCheckpoint, type ModelState, saveCheckpoint } from './checkpoint.js';
+import type { SharedDataset } from './dataset.js';
+import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
+import { createReplicas, sharedFloats } from './pool.js';
+import type { GradientSummary } from './replica.js';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  learningRate: number;
+  weightDecay: number;
+  /** data-parallel replicas for single-threaded backends; default: one per core */
+  replicas: number;
+  /** run folder for checkpoints */
+  outDir: string;
+  resume: boolean;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'outDir'> = {
+  epochs: 25,
+  batchSize: 128,
+  seed: 1,
+  learningRate: DEFAULT_ADAM.learningRate,
+  weightDecay: DEFAULT_ADAM.weightDecay,
+  replicas: availableParallelism(),
+  resume: false,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  seen: number;
+  total: number;
+  loss: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainHooks {
+  onStart?(info: { startEpoch: number; backend: ActiveBackend; replicas: number }): void;
+  onBatch?(p: TrainProgress): void;
+  onEpoch?(r: EpochRecord): void;
+}
+
+export interface TrainResult {
+  state: ModelState;
+  history: EpochRecord[];
+  backend: ActiveBackend;
+  replicas: number;
+  /** epochs run in this call (0 when a finished checkpoint was resumed) */
+  epochsRun: number;
+}
+
+/**
+ * Trains a CVAE: shuffles with the seed, splits each batch across replicas, averages their
+ * gradients in the optimiser (adam.ts), checkpoints after every epoch. With `resume`, continues from the run
+ * folder's checkpoint (refusing one made with a different configuration).
+ *
+ * Determinism: the same seed, backend and replica count give the same weights. Batch order and
+ * the reparameterisation noise come from the seeded generator in src/shared/random.ts.
+ */
+export async function train(
+  spec: CvaeSpec,
+  data: SharedDataset,
+  options: TrainOptions,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  const backend = await initBackend();
+  const info = describeCvae(spec);
+  if (data.conditionSize !== info.conditionSize) {
+    throw new Error(
+      `${spec.id} expects conditions of size ${info.conditionSize}, the dataset has ${data.conditionSize}`,
+    );
+  }
+  const config = {
+    spec: spec.id,
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    seed: options.seed,
+    learningRate: options.learningRate,
+    weightDecay: options.weightDecay,
+    trainExamples: data.count,
+  };
+  let state: ModelState = { values: initialValues(info.params, options.seed), adam: undefined };
+  let history: EpochRecord[] = [];
+  let startEpoch = 0;
+  if (options.resume && hasCheckpoint(options.outDir)) {
+    const saved = await loadCheckpoint<EpochRecord>(options.outDir, spec);
+    for (const key of ['batchSize', 'seed', 'learningRate', 'weightDecay', 'trainExamples'] as const) {
+      if (saved.meta.config[key] !== config[key]) {
+        throw new Error(
+          `cannot resume ${options.outDir}: it was trained with ${key}=${saved.meta.config[key]}, now ${key}=${config[key]}`,
+        );
+      }
+    }
+    state = saved.state;
+    history = saved.meta.history;
+    startEpoch = saved.meta.epoch;
+  }
+  const adamConfig: AdamConfig = {
+    ...DEFAULT_ADAM,
+    learningRate: options.learningRate,
+    weightDecay: options.weightDecay,
+  };
+  const layout = paramLayout(info.params);
+  const weights = flatten(layout, state.values, sharedFloats(layout.totalSize));
+  const adam = restoreAdam(layout, state);
+  const wanted = Math.max(1, Math.min(options.replicas, Math.floor(options.batchSize / 2)));
+  const { replicas, gradSlots } = createReplicas({ spec, data, weights }, layout.trainableSize, backend.name, wanted);
+  hooks.onStart?.({ startEpoch, backend, replicas: replicas.length });
+  const snapshot = (): ModelState => ({
+    values: unflatten(layout, weights),
+    adam: { step: adam.step, m: unflatten(layout, adam.m, true), v: unflatten(layout, adam.v, true) },
+  });
+  try {
+    for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
+      const order = permutation(createRng(deriveSeed(options.seed, 1, epoch)), data.count);
+      const noise = createRng(deriveSeed(options.seed, 2, epoch));
+      const started = performance.now();
+      let seen = 0;
+      let sums = { loss: 0, reconstruction: 0, kl: 0 };
+      for (let start = 0; start < data.count; start += options.batchSize) {
+        const batch = order.subarray(start, Math.min(start + options.batchSize, data.count));
+        const eps = normalArray(noise, batch.length * spec.latentDim);
+        const ranges = splitEven(batch.length, replicas.length).filter(([from, to]) => to > from);
+        const results = await Promise.all(
+          ranges.map(([from, to], k) =>
+            (replicas[k] as (typeof replicas)[number]).gradients(
+              Int32Array.from(batch.subarray(from, to)),
+              eps.slice(from * spec.latentDim, to * spec.latentDim),
+            ),
+          ),
+        );
+        const shares = results.map((r) => r.count / batch.length);
+        adamStep(weights, gradSlots.slice(0, results.length), shares, adam, adamConfig);
+        updateMovingStatistics(layout, weights, results, shares);
+        const weighted = (key: 'loss' | 'reconstruction' | 'kl') =>
+          results.reduce((a, r, k) => a + (shares[k] as number) * r[key], 0);
+        seen += batch.length;
+        sums = {
+          loss: sums.loss + weighted('loss') * batch.length,
+          reconstruction: sums.reconstruction + weighted('reconstruction') * batch.length,
+          kl: sums.kl + weighted('kl') * batch.length,
+        };
+        const elapsed = (performance.now() - started) / 1000;
+        hooks.onBatch?.({
+          epoch: epoch + 1,
+          epochs: options.epochs,
+          seen,
+          total: data.count,
+          loss: sums.loss / seen,
+          imagesPerSecond: seen / elapsed,
+        });
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: sums.loss / seen,
+        reconstruction: sums.reconstruction / seen,
+        kl: sums.kl / seen,
+        seconds,
+        imagesPerSecond: seen / seconds,
+      };
+      history.push(record);
+      await saveCheckpoint(options.outDir, spec, snapshot(), { epoch: epoch + 1, config, history });
+      hooks.onEpoch?.(record);
+    }
+    return {
+      state: snapshot(),
+      history,
+      backend,
+      replicas: replicas.length,
+      epochsRun: Math.max(0, options.epochs - startEpoch),
+    };
+  } finally {
+    await Promise.all(replicas.map((r) => r.close()));
+  }
+}
+
+function restoreAdam(layout: ParamLayout, state: ModelState): AdamState {
+  const adam = createAdamState(layout.trainableSize);
+  if (!state.adam) return adam;
+  adam.step = state.adam.step;
+  for (const e of layout.entries) {
+    if (!e.trainable) continue;
+    adam.m.set(state.adam.m[e.name] as Float32Array, e.offset);
+    adam.v.set(state.adam.v[e.name] as Float32Array, e.offset);
+  }
+  return adam;
+}
+
+const BN_MOMENTUM = 0.99;
+
+/**
+ * Batch norm: fold this batch's statistics into the moving averages used at inference. The
+ * replicas' shares are combined exactly: mean of means, and variance by the law of total variance.
+ */
+function updateMovingStatistics(
+  layout: ParamLayout,
+  weights: Float32Array,
+  results: GradientSummary[],
+  shares: number[],
+): void {
+  const first = results[0];
+  if (!first) return;
+  first.stats.forEach((s, i) => {
+    const mean = new Float64Array(s.mean.length);
+    const second = new Float64Array(s.mean.length);
+    results.forEach((r, k) => {
+      const rs = r.stats[i] as GradientSummary['stats'][number];
+      const w = shares[k] as number;
+      for (let j = 0; j < mean.length; j++) {
+        const m = rs.mean[j] as number;
+        mean[j] = (mean[j] as number) + w * m;
+        second[j] = (second[j] as number) + w * ((rs.variance[j] as number) + m * m);
+      }
+    });
+    const at = (stat: string) => layout.entries.find((e) => e.name === `${s.name}.bn.${stat}`);
+    const meanEntry = at('mean');
+    const varEntry = at('variance');
+    if (!meanEntry || !varEntry) throw new Error(`no moving statistics for ${s.name}`);
+    for (let j = 0; j < mean.length; j++) {
+      const mj = mean[j] as number;
+      const vj = (second[j] as number) - mj * mj;
+      const mo = meanEntry.offset + j;
+      const vo = varEntry.offset + j;
+      weights[mo] = BN_MOMENTUM * (weights[mo] as number) + (1 - BN_MOMENTUM) * mj;
+      weights[vo] = BN_MOMENTUM * (weights[vo] as number) + (1 - BN_MOMENTUM) * vj;
+    }
+  });
+}
+
+/** [from, to) ranges splitting n items into k near-equal consecutive shares. */
+export function splitEven(n: number, k: number): [number, number][] {
+  const base = Math.floor(n / k);
+  const extra = n % k;
+  const out: [number, number][] = [];
+  let from = 0;
+  for (let i = 0; i < k; i++) {
+    const to = from + base + (i < extra ? 1 : 0);
+    out.push([from, to]);
+    from = to;
+  }
+  return out;
+}

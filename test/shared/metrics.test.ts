@@ -25,7 +25,12 @@ describe('MSE (per-image sum of squared errors)', () => {
     expect(sumSquaredError(a, b)).toBeCloseTo(784 * 0.01, 4);
   });
   it('refuses images of different shapes', () => {
-    expect(() => sumSquaredError(noisy, image(27, 28, 1, () => 0))).toThrow(/shapes differ/);
+    expect(() =>
+      sumSquaredError(
+        noisy,
+        image(27, 28, 1, () => 0),
+      ),
+    ).toThrow(/shapes differ/);
   });
 });
 
@@ -58,7 +63,9 @@ describe('SSIM (Wang et al. 2004)', () => {
   });
   it('the two windows differ on natural-ish images and stay within [-1, 1]', () => {
     const smooth = image(28, 28, 1, (i) => 0.5 + 0.4 * Math.sin((i % 28) / 4) * Math.cos(Math.floor(i / 28) / 5));
-    const blurred = image(28, 28, 1, (i) => Math.min(1, Math.max(0, (smooth.data[i] as number) + 0.3 * (rng.next() - 0.5))));
+    const blurred = image(28, 28, 1, (i) =>
+      Math.min(1, Math.max(0, (smooth.data[i] as number) + 0.3 * (rng.next() - 0.5))),
+    );
     const g = ssim(smooth, blurred, 'gaussian');
     const u = ssim(smooth, blurred, 'uniform7');
     expect(g).toBeGreaterThan(-1);

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeIdx, parseIdx } from '../../src/worker/data/idx.js';
 import {
   DEBIAN_FASHION_MNIST_DIR,
   FASHION_MNIST_FILES,
   loadFashionMnist,
   locateFashionMnist,
 } from '../../src/worker/data/fashion-mnist.js';
+import { encodeIdx, parseIdx } from '../../src/worker/data/idx.js';
 
 function fixtureDir(files: Partial<Record<keyof typeof FASHION_MNIST_FILES, Uint8Array>>): string {
   const dir = mkdtempSync(join(tmpdir(), 'fmnist-'));
@@ -41,7 +41,11 @@ describe('IDX parsing', () => {
     ['wrong magic number', Uint8Array.from([0x12, 0x34, 8, 1, 0, 0, 0, 1, 5]), /wrong magic number/],
     ['truncated data', encodeIdx([4], Uint8Array.from([1, 2, 3, 4])).subarray(0, 10), /truncated/],
     ['trailing data', Uint8Array.from([...encodeIdx([1], Uint8Array.from([1])), 9, 9]), /file has 3/],
-    ['truncated gzip', gzipSync(encodeIdx([100], new Uint8Array(100))).subarray(0, 20), /gzip data is corrupt or truncated/],
+    [
+      'truncated gzip',
+      gzipSync(encodeIdx([100], new Uint8Array(100))).subarray(0, 20),
+      /gzip data is corrupt or truncated/,
+    ],
     ['too short', Uint8Array.from([0, 0]), /too short/],
   ])('%s: a clear error naming the file', (_name, bytes, message) => {
     expect(() => parseIdx(bytes, '/data/bad-file.gz')).toThrow(message);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { downloadVerified } from '../data/download.js';
-import { FASHION_MNIST_BASE_URL, FASHION_MNIST_FILES, cacheDir } from '../data/fashion-mnist.js';
+import { cacheDir, FASHION_MNIST_BASE_URL, FASHION_MNIST_FILES } from '../data/fashion-mnist.js';
 import { createBar } from './progress.js';
 
 export function registerDatasets(program: Command): void {
@@ -14,7 +14,8 @@ export function registerDatasets(program: Command): void {
     .option('--dir <dir>', 'destination folder (default: the cache, where the loader looks)')
     .option('--base-url <url>', 'mirror to download from', FASHION_MNIST_BASE_URL)
     .action(async (name: string, flags: { dir?: string; baseUrl: string }) => {
-      if (name !== 'fashion-mnist') throw new CvaeError('unknown_dataset', `unknown dataset '${name}'; available: fashion-mnist`);
+      if (name !== 'fashion-mnist')
+        throw new CvaeError('unknown_dataset', `unknown dataset '${name}'; available: fashion-mnist`);
       const dir = flags.dir ?? join(cacheDir(), 'datasets', 'fashion-mnist');
       let bar: ReturnType<typeof createBar> | undefined;
       await downloadVerified(flags.baseUrl, Object.values(FASHION_MNIST_FILES), dir, {

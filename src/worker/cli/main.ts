@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { registerClassifier } from './classifier-command.js';
 import { registerDatasets } from './datasets-command.js';
+import { registerEvaluate } from './evaluate-command.js';
 import { registerExperiment } from './experiment-command.js';
 import { registerTrain } from './train-command.js';
 
@@ -15,6 +16,7 @@ const program = new Command()
 registerTrain(program);
 registerClassifier(program);
 registerDatasets(program);
+registerEvaluate(program);
 registerExperiment(program);
 
 try {

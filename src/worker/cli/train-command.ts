@@ -65,7 +65,7 @@ export function addTrainOptions(cmd: Command): Command {
     )
     .option(
       '--replicas <n>',
-      'data-parallel worker threads for the wasm/cpu backends (default: cores)',
+      'data-parallel worker threads for the wasm/cpu backends (default: one per core)',
       intOption(1),
       d.replicas,
     )

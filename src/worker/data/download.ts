@@ -67,12 +67,18 @@ export async function downloadVerified(
       await pipeline(body, createWriteStream(partial));
     } catch (error) {
       await rm(partial, { force: true });
-      throw new CvaeError('download_failed', `download of ${url} broke off after ${received} bytes: ${(error as Error).message}`);
+      throw new CvaeError(
+        'download_failed',
+        `download of ${url} broke off after ${received} bytes: ${(error as Error).message}`,
+      );
     }
     const digest = hash.digest('hex');
     if (digest !== f.md5) {
       await rm(partial, { force: true });
-      throw new CvaeError('checksum_mismatch', `${url}: MD5 ${digest} does not match the expected ${f.md5}; the file was discarded`);
+      throw new CvaeError(
+        'checksum_mismatch',
+        `${url}: MD5 ${digest} does not match the expected ${f.md5}; the file was discarded`,
+      );
     }
     await rename(partial, target);
     hooks.onDone?.(f.file, false);

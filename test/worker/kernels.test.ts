@@ -1,0 +1,159 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRng, normalArray } from '../../src/shared/random.js';
+import { initBackend } from '../../src/worker/tf/backend.js';
+
+/**
+ * Each kernel we register (src/worker/tf/kernels) against tfjs' stock CPU kernels, which are
+ * computed first, before any replacement is registered for the cpu backend.
+ */
+type Case = { x: number[]; filter: [number, number, number, number]; stride: number; pad: 'same' | 'valid' };
+const CASES: Case[] = [
+  { x: [2, 28, 28, 1], filter: [3, 3, 1, 4], stride: 2, pad: 'same' },
+  { x: [3, 7, 7, 5], filter: [3, 3, 5, 6], stride: 2, pad: 'same' },
+  { x: [2, 14, 14, 4], filter: [3, 3, 4, 3], stride: 1, pad: 'same' },
+  { x: [2, 9, 9, 3], filter: [4, 4, 3, 2], stride: 2, pad: 'same' },
+  { x: [2, 11, 10, 2], filter: [5, 5, 2, 3], stride: 3, pad: 'valid' },
+  { x: [1, 8, 8, 2], filter: [3, 3, 2, 2], stride: 2, pad: 'valid' },
+  { x: [2, 6, 6, 3], filter: [1, 1, 3, 4], stride: 1, pad: 'valid' },
+];
+
+const rng = createRng(11);
+function tensor(shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(normalArray(rng, n), shape);
+}
+
+interface Inputs {
+  x: tf.Tensor4D;
+  filter: tf.Tensor4D;
+  dy: tf.Tensor4D;
+}
+const inputs: Inputs[] = [];
+const stock: { filterGrad: Float32Array; inputGrad: Float32Array }[] = [];
+const matmulStock: Float32Array[] = [];
+const matmulInputs: [tf.Tensor, tf.Tensor, boolean, boolean][] = [];
+
+function kernels(c: Case, i: Inputs) {
+  const filterGrad = tf.engine().runKernel('Conv2DBackpropFilter', { x: i.x, dy: i.dy }, {
+    strides: c.stride,
+    pad: c.pad,
+    dataFormat: 'NHWC',
+    filterShape: c.filter,
+  } as never) as tf.Tensor;
+  const inputGrad = tf.engine().runKernel('Conv2DBackpropInput', { dy: i.dy, filter: i.filter }, {
+    strides: c.stride,
+    pad: c.pad,
+    dataFormat: 'NHWC',
+    inputShape: c.x,
+  } as never) as tf.Tensor;
+  return { filterGrad: filterGrad.dataSync() as Float32Array, inputGrad: inputGrad.dataSync() as Float32Array };
+}
+
+function matmuls() {
+  return matmulInputs.map(([a, b, ta, tb]) => tf.matMul(a, b, ta, tb).dataSync() as Float32Array);
+}
+
+function maxRelError(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let err = 0;
+  for (let k = 0; k < a.length; k++) err = Math.max(err, Math.abs((a[k] as number) - (b[k] as number)));
+  return err / scale;
+}
+
+const convTransposeLoss = (...[x, w]: tf.Tensor[]) =>
+  tf.sum(tf.square(tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 14, 14, 5], 2, 'same')));
+const convTranspose = { inputs: [] as tf.Tensor[], reference: [] as Float32Array[] };
+
+beforeAll(async () => {
+  await tf.setBackend('cpu'); // stock kernels: nothing registered for cpu yet
+  convTranspose.inputs = [tensor([2, 7, 7, 4]), tensor([3, 3, 5, 4])];
+  convTranspose.reference = tf
+    .grads(convTransposeLoss)(convTranspose.inputs)
+    .map((g) => g.dataSync() as Float32Array);
+  for (const c of CASES) {
+    const x = tensor(c.x) as tf.Tensor4D;
+    const filter = tensor(c.filter) as tf.Tensor4D;
+    const y = tf.conv2d(x, filter, c.stride, c.pad);
+    const dy = tensor(y.shape) as tf.Tensor4D;
+    inputs.push({ x, filter, dy });
+    stock.push(kernels(c, { x, filter, dy }));
+  }
+  for (const [ta, tb] of [
+    [true, false],
+    [false, true],
+    [true, true],
+    [false, false],
+  ] as const) {
+    const a = tensor(ta ? [37, 19] : [19, 37]);
+    const b = tensor(tb ? [23, 37] : [37, 23]);
+    matmulInputs.push([a, b, ta, tb]);
+  }
+  matmulStock.push(...matmuls());
+});
+
+describe('fast training kernels match the stock kernels', () => {
+  it('wasm: Conv2DBackpropFilter and Conv2DBackpropInput', async () => {
+    const backend = await initBackend('wasm', () => {});
+    expect(backend.patchedKernels).toEqual([
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'BatchMatMul',
+      '_FusedMatMul',
+    ]);
+    CASES.forEach((c, k) => {
+      const i = inputs[k] as Inputs;
+      const ours = kernels(c, {
+        x: tf.tensor(i.x.dataSync(), i.x.shape) as tf.Tensor4D,
+        filter: tf.tensor(i.filter.dataSync(), i.filter.shape) as tf.Tensor4D,
+        dy: tf.tensor(i.dy.dataSync(), i.dy.shape) as tf.Tensor4D,
+      });
+      expect(
+        maxRelError(ours.filterGrad, (stock[k] as (typeof stock)[number]).filterGrad),
+        `filter ${JSON.stringify(c)}`,
+      ).toBeLessThan(1e-5);
+      expect(
+        maxRelError(ours.inputGrad, (stock[k] as (typeof stock)[number]).inputGrad),
+        `input ${JSON.stringify(c)}`,
+      ).toBeLessThan(1e-5);
+    });
+  });
+
+  it('wasm: matrix products with transposed operands', async () => {
+    await initBackend('wasm', () => {});
+    matmulInputs.forEach((m, k) => {
+      m[0] = tf.tensor(m[0].dataSync(), m[0].shape);
+      m[1] = tf.tensor(m[1].dataSync(), m[1].shape);
+    });
+    matmuls().forEach((ours, k) => expect(maxRelError(ours, matmulStock[k] as Float32Array)).toBeLessThan(1e-5));
+    // The fused variant (bias + relu), as used by dense layers.
+    const [a, b] = matmulInputs[0] as [tf.Tensor2D, tf.Tensor2D, boolean, boolean];
+    const bias = tf.ones([23]);
+    const fused = tf.fused.matMul({ a, b, transposeA: true, bias, activation: 'relu' }).dataSync();
+    const plain = tf.relu(tf.add(tf.matMul(a, b, true, false), bias)).dataSync();
+    expect(maxRelError(fused as Float32Array, plain as Float32Array)).toBeLessThan(1e-6);
+  });
+
+  it('cpu: Conv2DBackpropFilter replacement', async () => {
+    const backend = await initBackend('cpu', () => {});
+    expect(backend.patchedKernels).toEqual(['Conv2DBackpropFilter']);
+    CASES.forEach((c, k) => {
+      const i = inputs[k] as Inputs;
+      const ours = kernels(c, i);
+      expect(maxRelError(ours.filterGrad, (stock[k] as (typeof stock)[number]).filterGrad)).toBeLessThan(1e-5);
+    });
+  });
+
+  it('wasm: end-to-end gradients of a transposed convolution', async () => {
+    await initBackend('wasm', () => {});
+    const [x, w] = convTranspose.inputs.map((t) => tf.tensor(t.dataSync(), t.shape)) as [tf.Tensor, tf.Tensor];
+    const ours = tf
+      .grads(convTransposeLoss)([x, w])
+      .map((g) => g.dataSync() as Float32Array);
+    ours.forEach((g, k) => expect(maxRelError(g, convTranspose.reference[k] as Float32Array)).toBeLessThan(1e-5));
+  });
+});

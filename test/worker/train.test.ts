@@ -1,0 +1,93 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FASHION_ARCHITECTURES } from '../../src/shared/arch/fashion.js';
+import type { CvaeSpec } from '../../src/shared/arch/spec.js';
+import { type FashionMnist, loadFashionMnist, takeFirst } from '../../src/worker/data/fashion-mnist.js';
+import { reconstructionScores, runModel } from '../../src/worker/eval/evaluate.js';
+import { testSet } from '../../src/worker/experiments/table1.js';
+import { initBackend } from '../../src/worker/tf/backend.js';
+import { sharedFromLabeled } from '../../src/worker/train/dataset.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, train } from '../../src/worker/train/trainer.js';
+
+// Short real training runs on a subset of the real data (the full runs are `cvae experiment table1`).
+let fm: FashionMnist;
+beforeAll(async () => {
+  await initBackend('wasm', () => {});
+  fm = await loadFashionMnist();
+});
+
+const fc = FASHION_ARCHITECTURES['fashion-fc'] as CvaeSpec;
+const conv = FASHION_ARCHITECTURES['fashion-conv'] as CvaeSpec;
+
+function subset(n: number) {
+  const s = takeFirst(fm.train, n);
+  return sharedFromLabeled(s.pixels, s.labels, [28, 28, 1], 10);
+}
+
+function options(over: Partial<TrainOptions>): TrainOptions {
+  return { ...DEFAULT_TRAIN_OPTIONS, replicas: 2, epochs: 1, outDir: mkdtempSync(join(tmpdir(), 'train-')), ...over };
+}
+
+describe('training', () => {
+  it('fashion-fc: loss falls and reconstructions beat the mean-image baseline', async () => {
+    const data = subset(3000);
+    const result = await train(fc, data, options({ epochs: 3 }));
+    const losses = result.history.map((h) => h.loss);
+    expect(losses[2]).toBeLessThan(losses[0] as number);
+    expect(result.replicas).toBe(2);
+
+    const set = testSet(fm, 500);
+    const outputs = await runModel(fc, result.state.values, set, 1);
+    const model = reconstructionScores(set.images, outputs.reconstructions, set.count, set.shape);
+    // Baseline: predict the mean training image for every test image.
+    const mean = new Float32Array(784);
+    for (let i = 0; i < data.count; i++)
+      for (let p = 0; p < 784; p++)
+        mean[p] = (mean[p] as number) + (data.pixels[i * 784 + p] as number) / 255 / data.count;
+    const baselineImages = new Float32Array(set.count * 784);
+    for (let i = 0; i < set.count; i++) baselineImages.set(mean, i * 784);
+    const baseline = reconstructionScores(set.images, baselineImages, set.count, set.shape);
+    expect(model.mse).toBeLessThan(baseline.mse * 0.75);
+    expect(model.ssimGaussian).toBeGreaterThan(baseline.ssimGaussian);
+  });
+
+  it('fashion-conv: loss falls on a short run', async () => {
+    const result = await train(conv, subset(1024), options({ epochs: 2, batchSize: 64 }));
+    expect(result.history[1]?.loss).toBeLessThan(result.history[0]?.loss as number);
+    expect(result.history[0]?.imagesPerSecond).toBeGreaterThan(0);
+  });
+
+  it('is deterministic: same seed, same backend, same replicas → identical weights', async () => {
+    const data = subset(512);
+    const a = await train(fc, data, options({ seed: 9 }));
+    const b = await train(fc, data, options({ seed: 9 }));
+    const c = await train(fc, data, options({ seed: 10 }));
+    const name = 'decoder.2.kernel';
+    expect(b.state.values[name]).toEqual(a.state.values[name]);
+    expect(c.state.values[name]).not.toEqual(a.state.values[name]);
+  });
+
+  it('resumes from the last checkpoint to exactly where an uninterrupted run gets', async () => {
+    const data = subset(512);
+    const straight = await train(fc, data, options({ epochs: 2, seed: 4 }));
+    const outDir = mkdtempSync(join(tmpdir(), 'resume-'));
+    await train(fc, data, options({ epochs: 1, seed: 4, outDir }));
+    const resumed = await train(fc, data, options({ epochs: 2, seed: 4, outDir, resume: true }));
+    expect(resumed.epochsRun).toBe(1);
+    expect(resumed.history).toHaveLength(2);
+    for (const name of Object.keys(straight.state.values)) {
+      expect(resumed.state.values[name], name).toEqual(straight.state.values[name]);
+    }
+  });
+
+  it('refuses to resume a run made with another configuration', async () => {
+    const data = subset(256);
+    const outDir = mkdtempSync(join(tmpdir(), 'resume-'));
+    await train(fc, data, options({ epochs: 1, outDir }));
+    await expect(train(fc, data, options({ epochs: 2, outDir, resume: true, batchSize: 64 }))).rejects.toThrow(
+      /trained with batchSize=128, now batchSize=64/,
+    );
+  });
+});

@@ -125,11 +125,13 @@ describe('fast training kernels match the stock kernels', () => {
 
   it('wasm: matrix products with transposed operands', async () => {
     await initBackend('wasm', () => {});
-    matmulInputs.forEach((m, k) => {
+    matmulInputs.forEach((m) => {
       m[0] = tf.tensor(m[0].dataSync(), m[0].shape);
       m[1] = tf.tensor(m[1].dataSync(), m[1].shape);
     });
-    matmuls().forEach((ours, k) => expect(maxRelError(ours, matmulStock[k] as Float32Array)).toBeLessThan(1e-5));
+    matmuls().forEach((ours, k) => {
+      expect(maxRelError(ours, matmulStock[k] as Float32Array)).toBeLessThan(1e-5);
+    });
     // The fused variant (bias + relu), as used by dense layers.
     const [a, b] = matmulInputs[0] as [tf.Tensor2D, tf.Tensor2D, boolean, boolean];
     const bias = tf.ones([23]);
@@ -154,6 +156,8 @@ describe('fast training kernels match the stock kernels', () => {
     const ours = tf
       .grads(convTransposeLoss)([x, w])
       .map((g) => g.dataSync() as Float32Array);
-    ours.forEach((g, k) => expect(maxRelError(g, convTranspose.reference[k] as Float32Array)).toBeLessThan(1e-5));
+    ours.forEach((g, k) => {
+      expect(maxRelError(g, convTranspose.reference[k] as Float32Array)).toBeLessThan(1e-5);
+    });
   });
 });

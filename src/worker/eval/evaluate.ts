@@ -114,13 +114,22 @@ export function reconstructionScores(
   return { mse: mse / count, ssimGaussian: g / count, ssimUniform7: u / count };
 }
 
-export async function evaluate(outputs: ModelOutputs, set: EvalSet, extractor: FeatureExtractor): Promise<EvalReport> {
+/**
+ * Scores model outputs. `extractor` makes the FID features; `judge` (a classifier of the same
+ * classes, usually the shipped one) scores class accuracy — the two may differ.
+ */
+export async function evaluate(
+  outputs: ModelOutputs,
+  set: EvalSet,
+  extractor: FeatureExtractor,
+  judge: FeatureExtractor | undefined = extractor,
+): Promise<EvalReport> {
   const realFeatures = await extractor.features(set.images, set.count);
   const genFeatures = await extractor.features(outputs.generations, set.count);
   const recFeatures = await extractor.features(outputs.reconstructions, set.count);
   let classAccuracy: number | undefined;
-  if (extractor.classify) {
-    const predicted = await extractor.classify(outputs.generations, set.count);
+  if (judge?.classify) {
+    const predicted = await judge.classify(outputs.generations, set.count);
     classAccuracy = predicted.reduce((n, p, i) => n + (p === set.labels[i] ? 1 : 0), 0) / set.count;
   }
   return {

@@ -44,13 +44,13 @@ export async function evaluateForTable1(
   spec: CvaeSpec,
   training: TrainResult,
   set: EvalSet,
-  extractor: FeatureExtractor,
+  extractors: { features: FeatureExtractor; judge: FeatureExtractor },
   dir: string,
   seed: number,
 ): Promise<Omit<Table1Row, 'trainSeconds' | 'imagesPerSecond' | 'epochs' | 'trainExamples'>> {
   await mkdir(dir, { recursive: true });
   const outputs = await runModel(spec, training.state.values, set, seed);
-  const report = await evaluate(outputs, set, extractor);
+  const report = await evaluate(outputs, set, extractors.features, extractors.judge);
   const size = 784;
   const cell = (buf: Float32Array, i: number) => buf.subarray(i * size, (i + 1) * size);
   // Reconstructions: 2 rows of 12 originals, each followed by its posterior-mean reconstruction row.

@@ -40,7 +40,8 @@ export async function trainClassifier(
         () => tf.losses.softmaxCrossEntropy(labels, classify(spec, vars, images).logits) as tf.Scalar,
       );
       for (const e of layout.entries)
-        if (e.trainable) grads.set((await (g[e.name] as tf.Tensor).data()) as Float32Array, e.offset);
+        if (e.trainable)
+          grads.set((await (g[(vars[e.name] as tf.Variable).name] as tf.Tensor).data()) as Float32Array, e.offset);
       const loss = (await value.data())[0] as number;
       tf.dispose([images, labels, value, ...Object.values(g)]);
       adamStep(flat, [grads], [1], adam, cfg);

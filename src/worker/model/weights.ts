@@ -32,7 +32,8 @@ export function createVariables(params: ParamInfo[], values: Record<string, Floa
     const v = values[p.name];
     if (!v) throw new Error(`no value for parameter ${p.name}`);
     if (v.length !== p.shape.reduce((a, b) => a * b, 1)) throw new Error(`parameter ${p.name}: wrong size ${v.length}`);
-    vars[p.name] = tf.variable(tf.tensor(v, p.shape, 'float32'), p.trainable, p.name);
+    // Unnamed: tfjs variable names are global, and several copies of a model may be alive at once.
+    vars[p.name] = tf.variable(tf.tensor(v, p.shape, 'float32'), p.trainable);
   }
   return vars;
 }

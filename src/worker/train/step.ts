@@ -43,5 +43,11 @@ export function computeGradients(
     return losses.loss;
   }, trainable);
   if (!parts) throw new Error('loss function did not run');
-  return { loss: value, ...parts, grads, batchStats };
+  // variableGrads keys by tfjs' own variable names; hand them back under the spec's names.
+  const byParam: Record<string, tf.Tensor> = {};
+  for (const [name, v] of Object.entries(vars)) {
+    const g = grads[v.name];
+    if (g) byParam[name] = g;
+  }
+  return { loss: value, ...parts, grads: byParam, batchStats };
 }

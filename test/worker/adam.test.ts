@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { adamStep, createAdamState, DEFAULT_ADAM } from '../../src/worker/train/adam.js';
+
+describe('Adam (PyTorch semantics, fused with the replica average)', () => {
+  it('first step moves each weight by lr·sign(g) (bias-corrected), weight decay included in g', () => {
+    const params = Float32Array.from([1, -2, 0.5]);
+    const grads = Float32Array.from([0.3, -0.7, 0]);
+    const state = createAdamState(3);
+    adamStep(params, [grads], [1], state, { ...DEFAULT_ADAM, weightDecay: 0 });
+    expect(params[0]).toBeCloseTo(1 - 1e-3, 6);
+    expect(params[1]).toBeCloseTo(-2 + 1e-3, 6);
+    expect(params[2]).toBeCloseTo(0.5, 6);
+    // With weight decay, g = 0 + 1e-3 · 0.5 > 0, so the third weight moves down by ~lr.
+    const p2 = Float32Array.from([0.5]);
+    adamStep(p2, [Float32Array.from([0])], [1], createAdamState(1), DEFAULT_ADAM);
+    expect(p2[0]).toBeCloseTo(0.5 - 1e-3, 4);
+  });
+
+  it('matches a reference implementation over several steps', () => {
+    const cfg = { ...DEFAULT_ADAM, learningRate: 0.01, weightDecay: 0.01 };
+    const params = Float32Array.from([0.3, -0.1]);
+    const state = createAdamState(2);
+    let p = [0.3, -0.1];
+    let m = [0, 0];
+    let v = [0, 0];
+    for (let t = 1; t <= 5; t++) {
+      const g0 = [Math.sin(t), Math.cos(t) * 0.5];
+      adamStep(params, [Float32Array.from(g0)], [1], state, cfg);
+      // torch.optim.Adam, written out in float64
+      const g = g0.map((x, i) => x + cfg.weightDecay * (p[i] as number));
+      m = m.map((x, i) => cfg.beta1 * x + (1 - cfg.beta1) * (g[i] as number));
+      v = v.map((x, i) => cfg.beta2 * x + (1 - cfg.beta2) * (g[i] as number) ** 2);
+      const mh = m.map((x) => x / (1 - cfg.beta1 ** t));
+      const vh = v.map((x) => x / (1 - cfg.beta2 ** t));
+      p = p.map((x, i) => x - (cfg.learningRate * (mh[i] as number)) / (Math.sqrt(vh[i] as number) + cfg.epsilon));
+    }
+    expect(params[0]).toBeCloseTo(p[0] as number, 5);
+    expect(params[1]).toBeCloseTo(p[1] as number, 5);
+  });
+
+  it('averages the replicas by their share of the batch', () => {
+    const a = Float32Array.from([1]);
+    const b = Float32Array.from([1]);
+    adamStep(a, [Float32Array.from([0.2]), Float32Array.from([0.6])], [0.75, 0.25], createAdamState(1), DEFAULT_ADAM);
+    adamStep(b, [Float32Array.from([0.3])], [1], createAdamState(1), DEFAULT_ADAM);
+    expect(a[0]).toBe(b[0]);
+  });
+
+  it('flushes denormal-range values to zero instead of letting them slow the CPU', () => {
+    const params = Float32Array.from([1e-35, 1]);
+    const state = createAdamState(2);
+    state.v[0] = 1e-36;
+    state.m[0] = -1e-36;
+    adamStep(params, [Float32Array.from([0, 0])], [1], state, { ...DEFAULT_ADAM, weightDecay: 0 });
+    expect(state.m[0]).toBe(0);
+    expect(state.v[0]).toBe(0);
+    expect(params[0]).toBe(0);
+  });
+});

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+
+// The CLI as users run it: a child process, real data, exit codes and messages.
+const run = promisify(execFile);
+async function cvae(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/cvae.mjs', ...args], { maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('cvae CLI', () => {
+  it('explains an unknown model and exits 2', async () => {
+    const r = await cvae('train', 'fashion-xl');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown model 'fashion-xl'; choose one of: fashion-fc, fashion-conv");
+  });
+
+  it('rejects a malformed option value', async () => {
+    const r = await cvae('train', 'fashion-fc', '--batch-size', 'lots');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("expected a whole number ≥ 2, got 'lots'");
+  });
+
+  it('experiment table1 runs end to end on a small subset and writes the table and figures', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'table1-'));
+    const r = await cvae(
+      'experiment',
+      'table1',
+      '--subset',
+      '512',
+      '--epochs',
+      '1',
+      '--test-limit',
+      '100',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const table = readFileSync(join(out, 'table1.md'), 'utf8');
+    expect(table).toMatch(/\| fashion-fc \| \d+\.\d{4} \|/);
+    expect(table).toMatch(/\| fashion-conv \| \d+\.\d{4} \|/);
+    expect(table).toContain('(fashion-classifier)');
+    expect(table).toContain('| Convolutional VAE (fashion-conv) | 11.1087 | 0.7627 | 50.3034 |');
+    const json = JSON.parse(readFileSync(join(out, 'table1.json'), 'utf8'));
+    expect(json.rows).toHaveLength(2);
+    for (const row of json.rows) {
+      expect(row.report.count).toBe(100);
+      expect(row.report.classAccuracy).toBeGreaterThanOrEqual(0);
+      const meta = await sharp(row.figures.generations).metadata();
+      expect([meta.width, meta.height]).toEqual([(10 * 28 + 11 * 2) * 3, (10 * 28 + 11 * 2) * 3]);
+    }
+    expect(r.stderr).toMatch(/tfjs backend: /);
+
+    // The checkpoints it left can be scored on their own.
+    const ev = await cvae('evaluate', 'fashion-fc', '--from', join(out, 'fashion-fc'), '--test-limit', '50');
+    expect(ev.code, ev.stderr).toBe(0);
+    const report = JSON.parse(ev.stdout);
+    expect(report.epochs).toBe(1);
+    expect(report.posteriorMean.mse).toBeGreaterThan(0);
+  });
+
+  it('datasets fetch refuses files whose checksum is not the official one, leaving nothing', async () => {
+    const server = createServer((_req, res) => res.end('not the real file'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'fetch-'));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const r = await cvae('datasets', 'fetch', 'fashion-mnist', '--base-url', url, '--dir', dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/MD5 [0-9a-f]{32} does not match the expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d/);
+      expect(readdirSync(dir)).toEqual([]);
+      expect(existsSync(join(dir, 'train-images-idx3-ubyte.gz'))).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+});

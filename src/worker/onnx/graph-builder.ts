@@ -1,0 +1,113 @@
+import { onnx } from 'onnx-proto';
+
+/**
+ * A thin helper over onnx.proto for writing inference graphs: initializers stored as raw
+ * little-endian bytes, nodes with attributes, symbolic batch dimension. There is no tfjs→ONNX
+ * converter in JavaScript, so the exporter writes graphs through this.
+ */
+export const OPSET = 17;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+export type Dim = number | string;
+type Attr = number | number[] | string;
+
+export class GraphBuilder {
+  private readonly nodes: onnx.INodeProto[] = [];
+  private readonly initializers: onnx.ITensorProto[] = [];
+  private readonly inputs: onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnx.IValueInfoProto[] = [];
+  private counter = 0;
+
+  constructor(private readonly name: string) {}
+
+  /** A fresh value name with a readable prefix. */
+  fresh(prefix: string): string {
+    this.counter += 1;
+    return `${prefix}_${this.counter}`;
+  }
+
+  input(name: string, type: 'float32' | 'int64', dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, type === 'float32' ? FLOAT : INT64, dims));
+    return name;
+  }
+
+  output(name: string, dims: Dim[]): void {
+    this.outputs.push(valueInfo(name, FLOAT, dims));
+  }
+
+  /** float32 constant; `values` is copied into little-endian raw bytes. */
+  floats(prefix: string, dims: number[], values: Float32Array): string {
+    const name = this.fresh(prefix);
+    const bytes = new Uint8Array(values.length * 4);
+    const view = new DataView(bytes.buffer);
+    values.forEach((v, i) => {
+      view.setFloat32(i * 4, v, true);
+    });
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: bytes }));
+    return name;
+  }
+
+  ints(prefix: string, values: number[]): string {
+    const name = this.fresh(prefix);
+    const bytes = new Uint8Array(values.length * 8);
+    const view = new DataView(bytes.buffer);
+    values.forEach((v, i) => {
+      view.setBigInt64(i * 8, BigInt(v), true);
+    });
+    this.initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: bytes }));
+    return name;
+  }
+
+  node(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, outputName?: string): string {
+    const out = outputName ?? this.fresh(opType.toLowerCase());
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        input: inputs,
+        output: [out],
+        name: this.fresh(`${opType}_node`),
+        attribute: Object.entries(attrs).map(([name, value]) => attribute(name, value)),
+      }),
+    );
+    return out;
+  }
+
+  build(docString: string): Uint8Array {
+    const graph = onnx.GraphProto.create({
+      name: this.name,
+      node: this.nodes,
+      initializer: this.initializers,
+      input: this.inputs,
+      output: this.outputs,
+    });
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: OPSET }],
+      producerName: 'cvae-edge',
+      docString,
+      graph,
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+}
+
+function attribute(name: string, value: Attr): onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
+  if (Number.isInteger(value)) return { name, type: T.INT, i: value };
+  return { name, type: T.FLOAT, f: value };
+}

@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FASHION_ARCHITECTURES } from '../../src/shared/arch/fashion.js';
+import { describeCvae } from '../../src/shared/arch/shapes.js';
+import type { CvaeSpec } from '../../src/shared/arch/spec.js';
+import { createRng, normalArray } from '../../src/shared/random.js';
+import { decode, encode, oneHot } from '../../src/worker/model/cvae.js';
+import { createVariables, initialValues } from '../../src/worker/model/weights.js';
+import { exportDecoder, exportEncoder } from '../../src/worker/onnx/export-cvae.js';
+import { initBackend } from '../../src/worker/tf/backend.js';
+
+/** Exercises what the Fashion models do not: batch norm (folded), text conditioning, odd sizes. */
+const bnText: CvaeSpec = {
+  id: 'test-bn-text',
+  description: 'test-only: batch norm, text-embedding condition, add and concat joins',
+  task: 'long-text',
+  image: { height: 12, width: 12, channels: 3 },
+  latentDim: 6,
+  condition: { type: 'text-embedding', dim: 8 },
+  encoder: {
+    layers: [
+      { type: 'conv2d', filters: 4, kernel: 3, stride: 2, activation: 'relu', batchNorm: true },
+      { type: 'conv2d', filters: 5, kernel: 4, stride: 2, activation: 'relu', batchNorm: true },
+      { type: 'flatten' },
+    ],
+    condition: { join: 'add' },
+  },
+  decoder: {
+    condition: { join: 'concat', size: 5 },
+    layers: [
+      { type: 'dense', units: 3 * 3 * 7, activation: 'relu', batchNorm: true },
+      { type: 'reshape', shape: [3, 3, 7] },
+      { type: 'conv2dTranspose', filters: 6, kernel: 3, stride: 2, activation: 'relu', batchNorm: true },
+      { type: 'conv2dTranspose', filters: 4, kernel: 4, stride: 2, activation: 'relu' },
+      { type: 'conv2dTranspose', filters: 3, kernel: 3, stride: 1, activation: 'sigmoid' },
+    ],
+  },
+};
+
+const SPECS = [...Object.values(FASHION_ARCHITECTURES), bnText];
+const BATCH = 3;
+
+beforeAll(async () => {
+  await initBackend('wasm', () => {});
+  ortWeb.env.wasm.numThreads = 1;
+});
+
+/** Random weights, with non-trivial batch-norm statistics so folding is really tested. */
+function randomValues(spec: CvaeSpec, seed: number) {
+  const info = describeCvae(spec);
+  const values = initialValues(info.params, seed);
+  const rng = createRng(seed + 100);
+  for (const p of info.params) {
+    const v = values[p.name] as Float32Array;
+    if (p.name.endsWith('.bias') || p.name.endsWith('.bn.beta') || p.name.endsWith('.bn.mean'))
+      v.set(normalArray(rng, v.length).map((x) => x * 0.1));
+    if (p.name.endsWith('.bn.gamma') || p.name.endsWith('.bn.variance')) v.set(v.map(() => 0.5 + rng.next()));
+  }
+  return values;
+}
+
+function nhwcToNchw(data: Float32Array, [n, h, w, c]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < (n as number); b++)
+    for (let y = 0; y < (h as number); y++)
+      for (let x = 0; x < (w as number); x++)
+        for (let ch = 0; ch < (c as number); ch++)
+          out[((b * (c as number) + ch) * (h as number) + y) * (w as number) + x] = data[
+            ((b * (h as number) + y) * (w as number) + x) * (c as number) + ch
+          ] as number;
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+describe.each(SPECS)('ONNX export parity: $id', (spec) => {
+  const values = randomValues(spec, 3);
+  const info = describeCvae(spec);
+  const rng = createRng(5);
+  const z = normalArray(rng, BATCH * spec.latentDim);
+  const [h, w, c] = info.imageShape;
+  const images = new Float32Array(BATCH * h * w * c).map(() => rng.next());
+  const labels = [2, 7, 9];
+  const text = normalArray(rng, BATCH * info.conditionSize);
+
+  // tfjs reference (inference mode: batch norm uses the moving statistics)
+  const vars = createVariables(info.params, values);
+  const cond =
+    spec.condition.type === 'class'
+      ? oneHot(labels, spec.condition.classes)
+      : tf.tensor2d(text, [BATCH, info.conditionSize]);
+  const refImage = nhwcToNchw(
+    decode(spec, vars, tf.tensor2d(z, [BATCH, spec.latentDim]), cond, { training: false }).dataSync() as Float32Array,
+    [BATCH, h, w, c],
+  );
+  const refEnc = encode(spec, vars, tf.tensor4d(images, [BATCH, h, w, c]), cond, { training: false });
+  const refMu = refEnc.mu.dataSync() as Float32Array;
+  const refLogvar = refEnc.logvar.dataSync() as Float32Array;
+  const imagesNchw = nhwcToNchw(images, [BATCH, h, w, c]);
+
+  const decoder = exportDecoder(spec, values);
+  const encoder = exportEncoder(spec, values);
+
+  for (const [runtimeName, ort] of [
+    ['onnxruntime-node', ortNode],
+    ['onnxruntime-web (wasm, in Node)', ortWeb],
+  ] as const) {
+    const condFeed = (o: typeof ort) =>
+      spec.condition.type === 'class'
+        ? { label: new o.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [BATCH]) }
+        : { text_embedding: new o.Tensor('float32', text, [BATCH, info.conditionSize]) };
+
+    it(`${runtimeName}: decoder matches tfjs within 1e-4`, async () => {
+      const session = await ort.InferenceSession.create(decoder.bytes);
+      expect(session.inputNames).toEqual(decoder.inputs.map((i) => i.name));
+      const out = await session.run({
+        z: new ort.Tensor('float32', z, [BATCH, spec.latentDim]),
+        ...condFeed(ort),
+      } as never);
+      const image = out.image as ortNode.Tensor;
+      expect(image.dims).toEqual([BATCH, c, h, w]);
+      expect(maxAbsDiff(image.data as Float32Array, refImage)).toBeLessThan(1e-4);
+      await session.release();
+    });
+
+    it(`${runtimeName}: encoder matches tfjs within 1e-4`, async () => {
+      const session = await ort.InferenceSession.create(encoder.bytes);
+      const out = await session.run({
+        image: new ort.Tensor('float32', imagesNchw, [BATCH, c, h, w]),
+        ...condFeed(ort),
+      } as never);
+      expect(maxAbsDiff((out.mu as ortNode.Tensor).data as Float32Array, refMu)).toBeLessThan(1e-4);
+      expect(maxAbsDiff((out.logvar as ortNode.Tensor).data as Float32Array, refLogvar)).toBeLessThan(1e-4);
+      await session.release();
+    });
+  }
+
+  it('has a dynamic batch dimension', async () => {
+    const session = await ortNode.InferenceSession.create(decoder.bytes);
+    const n = 5;
+    const feed =
+      spec.condition.type === 'class'
+        ? { label: new ortNode.Tensor('int64', new BigInt64Array(n), [n]) }
+        : {
+            text_embedding: new ortNode.Tensor('float32', new Float32Array(n * info.conditionSize), [
+              n,
+              info.conditionSize,
+            ]),
+          };
+    const out = await session.run({
+      z: new ortNode.Tensor('float32', new Float32Array(n * spec.latentDim), [n, spec.latentDim]),
+      ...feed,
+    });
+    expect((out.image as ortNode.Tensor).dims[0]).toBe(n);
+  });
+});

@@ -145,7 +145,7 @@ describe.each(SPECS)('ONNX export parity: $id', (spec) => {
   it('has a dynamic batch dimension', async () => {
     const session = await ortNode.InferenceSession.create(decoder.bytes);
     const n = 5;
-    const feed =
+    const feed: Record<string, ortNode.Tensor> =
       spec.condition.type === 'class'
         ? { label: new ortNode.Tensor('int64', new BigInt64Array(n), [n]) }
         : {

@@ -5,6 +5,8 @@ import { registerClassifier } from './classifier-command.js';
 import { registerDatasets } from './datasets-command.js';
 import { registerEvaluate } from './evaluate-command.js';
 import { registerExperiment } from './experiment-command.js';
+import { registerExport } from './export-command.js';
+import { registerModels } from './models-command.js';
 import { registerTrain } from './train-command.js';
 
 /** `cvae`: the worker's command line. Each command lives in its own file and registers here. */
@@ -18,6 +20,8 @@ registerClassifier(program);
 registerDatasets(program);
 registerEvaluate(program);
 registerExperiment(program);
+registerExport(program);
+registerModels(program);
 
 try {
   await program.parseAsync(process.argv);

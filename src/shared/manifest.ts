@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/**
+ * The manifest of one immutable model version: `<id>/<version>/manifest.json` beside the files
+ * it lists. Written last on publish, so a version exists exactly when its manifest does.
+ * Validated with this schema wherever it is read (worker, edge, tests).
+ */
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+const idPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const versionPattern = /^[0-9A-Za-z][0-9A-Za-z._-]{0,62}$/;
+
+export const tensorSignatureSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(['float32', 'int64']),
+  /** numbers are fixed sizes, strings are symbolic (e.g. 'batch') */
+  shape: z.array(z.union([z.number().int().nonnegative(), z.string().min(1)])),
+});
+
+export const modelFileSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a plain file name'),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  role: z.enum(['decoder', 'encoder', 'text-encoder', 'tokenizer', 'other']),
+  inputs: z.array(tensorSignatureSchema).optional(),
+  outputs: z.array(tensorSignatureSchema).optional(),
+});
+
+export const metricsSchema = z
+  .object({
+    testImages: z.number().int().positive(),
+    mse: z.number(),
+    mseSampled: z.number().optional(),
+    ssim: z.number(),
+    ssimUniform7: z.number().optional(),
+    fid: z.number().optional(),
+    fidReconstructed: z.number().optional(),
+    /** required with any FID: scores from different extractors are not comparable */
+    fidExtractor: z.string().optional(),
+    classAccuracy: z.number().min(0).max(1).optional(),
+  })
+  .refine((m) => (m.fid === undefined && m.fidReconstructed === undefined) || m.fidExtractor, {
+    message: 'a FID needs fidExtractor',
+  });
+
+export const manifestSchema = z
+  .object({
+    schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+    id: z.string().regex(idPattern, 'lowercase letters, digits and dashes'),
+    version: z.string().regex(versionPattern),
+    task: z.enum(['short-text', 'long-text', 'text-encoder']),
+    description: z.string(),
+    /** short-text: the classes with the words that select them */
+    labels: z.array(z.object({ index: z.number().int(), name: z.string(), synonyms: z.array(z.string()) })).optional(),
+    image: z
+      .object({
+        height: z.number().int().positive(),
+        width: z.number().int().positive(),
+        channels: z.number().int().positive(),
+      })
+      .optional(),
+    latentDim: z.number().int().positive().optional(),
+    /** how the condition meets z in the decoder */
+    conditioning: z.enum(['add', 'concat']).optional(),
+    /** long-text: id of the text-encoder model whose embeddings condition this one */
+    textEncoder: z.string().optional(),
+    /** where generation runs: at the edge, or forwarded to the GPU worker */
+    serving: z.enum(['edge', 'gpu']).default('edge'),
+    files: z.array(modelFileSchema).min(1),
+    metrics: metricsSchema.optional(),
+    training: z
+      .object({
+        architecture: z.string(),
+        config: z.record(z.string(), z.unknown()),
+        seed: z.number().int(),
+        backend: z.string(),
+        epochs: z.number().int().nonnegative(),
+      })
+      .optional(),
+    codeVersion: z.string(),
+    createdAt: z.iso.datetime(),
+    /** the command that made this version */
+    command: z.string().optional(),
+  })
+  .refine((m) => m.task !== 'short-text' || (m.labels && m.labels.length > 0), {
+    message: 'short-text models need labels',
+  })
+  .refine((m) => m.task !== 'long-text' || m.textEncoder, { message: 'long-text models need textEncoder' });
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ModelFile = z.infer<typeof modelFileSchema>;
+export type TensorSignature = z.infer<typeof tensorSignatureSchema>;
+
+/** Parses and validates; the error lists every problem with its path. */
+export function parseManifest(json: unknown, where = 'manifest'): Manifest {
+  const result = manifestSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${where} is not a valid manifest: ${problems}`);
+  }
+  return result.data;
+}
+
+export function isValidModelId(id: string): boolean {
+  return idPattern.test(id);
+}
+
+export function isValidVersion(version: string): boolean {
+  return versionPattern.test(version);
+}

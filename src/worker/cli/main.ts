@@ -2,11 +2,13 @@
 import { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { registerClassifier } from './classifier-command.js';
+import { registerClip } from './clip-command.js';
 import { registerDatasets } from './datasets-command.js';
 import { registerEvaluate } from './evaluate-command.js';
 import { registerExperiment } from './experiment-command.js';
 import { registerExport } from './export-command.js';
 import { registerModels } from './models-command.js';
+import { registerS3 } from './s3-command.js';
 import { registerTrain } from './train-command.js';
 
 /** `cvae`: the worker's command line. Each command lives in its own file and registers here. */
@@ -22,6 +24,8 @@ registerEvaluate(program);
 registerExperiment(program);
 registerExport(program);
 registerModels(program);
+registerClip(program);
+registerS3(program);
 
 try {
   await program.parseAsync(process.argv);

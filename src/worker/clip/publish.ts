@@ -38,7 +38,7 @@ export async function checkClipOnnx(bytes: Uint8Array, where: string): Promise<C
   try {
     const inputs = session.inputMetadata.filter((m) => m.isTensor);
     const input = inputs.find((m) => m.name === 'input_ids') ?? (inputs.length === 1 ? inputs[0] : undefined);
-    if (!input || !input.isTensor || input.type !== 'int64') {
+    if (!input?.isTensor || input.type !== 'int64') {
       throw new CvaeError(
         'clip_invalid',
         `${where}: expected an int64 input named input_ids, found ${describe(session.inputMetadata)}`,

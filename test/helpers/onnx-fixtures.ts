@@ -1,4 +1,7 @@
-import { onnx } from 'onnx-proto';
+// onnx-proto is CommonJS: Node's ESM loader cannot see its named exports.
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
 
 /**
  * A small ONNX image network for tests: NCHW float input [N,3,S,S] → GlobalAveragePool →

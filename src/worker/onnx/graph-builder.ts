@@ -1,4 +1,7 @@
-import { onnx } from 'onnx-proto';
+// onnx-proto is CommonJS: Node's ESM loader cannot see its named exports.
+import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
+
+const { onnx } = onnxProto;
 
 /**
  * A thin helper over onnx.proto for writing inference graphs: initializers stored as raw
@@ -13,10 +16,10 @@ export type Dim = number | string;
 type Attr = number | number[] | string;
 
 export class GraphBuilder {
-  private readonly nodes: onnx.INodeProto[] = [];
-  private readonly initializers: onnx.ITensorProto[] = [];
-  private readonly inputs: onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnx.IValueInfoProto[] = [];
+  private readonly nodes: OnnxTypes.INodeProto[] = [];
+  private readonly initializers: OnnxTypes.ITensorProto[] = [];
+  private readonly inputs: OnnxTypes.IValueInfoProto[] = [];
+  private readonly outputs: OnnxTypes.IValueInfoProto[] = [];
   private counter = 0;
 
   constructor(private readonly name: string) {}
@@ -92,7 +95,7 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, elemType: number, dims: Dim[]): OnnxTypes.IValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
     type: {
@@ -104,7 +107,7 @@ function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfo
   });
 }
 
-function attribute(name: string, value: Attr): onnx.IAttributeProto {
+function attribute(name: string, value: Attr): OnnxTypes.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };

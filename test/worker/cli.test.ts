@@ -7,12 +7,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { startLocalS3 } from '../../src/worker/registry/local-s3.js';
 
 // The CLI as users run it: a child process, real data, exit codes and messages.
 const run = promisify(execFile);
 async function cvae(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cvaeWith({}, ...args);
+}
+async function cvaeWith(env: Record<string, string>, ...args: string[]) {
   try {
-    const { stdout, stderr } = await run('node', ['bin/cvae.mjs', ...args], { maxBuffer: 1 << 24 });
+    const { stdout, stderr } = await run('node', ['bin/cvae.mjs', ...args], {
+      maxBuffer: 1 << 24,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -69,6 +76,53 @@ describe('cvae CLI', () => {
     const report = JSON.parse(ev.stdout);
     expect(report.epochs).toBe(1);
     expect(report.posteriorMean.mse).toBeGreaterThan(0);
+
+    // Export it and take it through the registry on a local S3 server, as a user would.
+    const pkg = join(out, 'package');
+    const ex = await cvae(
+      'export',
+      'fashion-fc',
+      '--from',
+      join(out, 'fashion-fc'),
+      '--version',
+      't1',
+      '--out',
+      pkg,
+      '--test-limit',
+      '50',
+    );
+    expect(ex.code, ex.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
+    expect(manifest.metrics.fidExtractor).toBe('fashion-classifier');
+    expect(manifest.training.epochs).toBe(1);
+    expect(manifest.command).toContain('cvae export fashion-fc');
+    const s3 = await startLocalS3({ directory: join(out, 's3') });
+    try {
+      const env = {
+        CVAE_S3_ENDPOINT: s3.endpoint,
+        CVAE_S3_BUCKET: s3.bucket,
+        CVAE_S3_FORCE_PATH_STYLE: '1',
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      };
+      expect((await cvaeWith(env, 'models', 'push', pkg)).stdout).toContain('fashion-fc@t1 published');
+      const list = JSON.parse((await cvaeWith(env, 'models', 'list', '--json')).stdout);
+      expect(list).toEqual([{ id: 'fashion-fc', versions: ['t1'], latest: 't1' }]);
+      const pulled = await cvaeWith(env, 'models', 'pull', 'fashion-fc', '--out', join(out, 'pulled'));
+      expect(pulled.stdout).toContain(join(out, 'pulled', 'fashion-fc', 't1'));
+      expect((await cvae('models', 'verify', join(out, 'pulled', 'fashion-fc', 't1'))).code).toBe(0);
+      const missing = await cvaeWith(env, 'models', 'pull', 'fashion-conv', '--out', join(out, 'pulled'));
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain("no model 'fashion-conv'");
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it('models commands explain a missing registry configuration', async () => {
+    const r = await cvaeWith({ CVAE_S3_BUCKET: '' }, 'models', 'list');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('set CVAE_S3_BUCKET');
   });
 
   it('datasets fetch refuses files whose checksum is not the official one, leaving nothing', async () => {

@@ -161,3 +161,41 @@ describe.each(SPECS)('ONNX export parity: $id', (spec) => {
     expect((out.image as ortNode.Tensor).dims[0]).toBe(n);
   });
 });
+
+describe('ONNX export parity on trained weights', () => {
+  it('fashion-conv after a short real training run: decoder and encoder match tfjs within 1e-4', async () => {
+    const { loadFashionMnist, takeFirst } = await import('../../src/worker/data/fashion-mnist.js');
+    const { sharedFromLabeled } = await import('../../src/worker/train/dataset.js');
+    const { train, DEFAULT_TRAIN_OPTIONS } = await import('../../src/worker/train/trainer.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const spec = FASHION_ARCHITECTURES['fashion-conv'] as CvaeSpec;
+    const fm = await loadFashionMnist();
+    const sub = takeFirst(fm.train, 1024);
+    const result = await train(spec, sharedFromLabeled(sub.pixels, sub.labels, [28, 28, 1], 10), {
+      ...DEFAULT_TRAIN_OPTIONS,
+      epochs: 1,
+      outDir: mkdtempSync(join(tmpdir(), 'parity-')),
+    });
+    const values = result.state.values;
+    const info = describeCvae(spec);
+    const vars = createVariables(info.params, values);
+    const rng = createRng(8);
+    const z = normalArray(rng, BATCH * spec.latentDim);
+    const labels = [0, 3, 8];
+    const images = new Float32Array(BATCH * 784);
+    for (let i = 0; i < images.length; i++) images[i] = (fm.test.pixels[i] as number) / 255;
+    const cond = oneHot(labels, 10);
+    const refImage = decode(spec, vars, tf.tensor2d(z, [BATCH, spec.latentDim]), cond, { training: false }).dataSync();
+    const refMu = encode(spec, vars, tf.tensor4d(images, [BATCH, 28, 28, 1]), cond, { training: false }).mu.dataSync();
+    const label = new ortNode.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [BATCH]);
+    const dec = await ortNode.InferenceSession.create(exportDecoder(spec, values).bytes);
+    const out = await dec.run({ z: new ortNode.Tensor('float32', z, [BATCH, spec.latentDim]), label });
+    // One channel: NCHW and NHWC hold the same order.
+    expect(maxAbsDiff((out.image as ortNode.Tensor).data as Float32Array, refImage as Float32Array)).toBeLessThan(1e-4);
+    const enc = await ortNode.InferenceSession.create(exportEncoder(spec, values).bytes);
+    const encOut = await enc.run({ image: new ortNode.Tensor('float32', images, [BATCH, 1, 28, 28]), label });
+    expect(maxAbsDiff((encOut.mu as ortNode.Tensor).data as Float32Array, refMu as Float32Array)).toBeLessThan(1e-4);
+  });
+});

@@ -119,6 +119,16 @@ describe('cvae CLI', () => {
     }
   });
 
+  it('clip tokenize prints the reference ids', async () => {
+    const vocab = join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+    const r = await cvae('clip', 'tokenize', 'Make a dress', '--vocab', vocab);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ids: [49406, 1078, 320, 2595, 49407], length: 5, truncated: false });
+    const none = await cvaeWith({ CVAE_S3_BUCKET: '' }, 'clip', 'tokenize', 'x');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('give --vocab');
+  });
+
   it('models commands explain a missing registry configuration', async () => {
     const r = await cvaeWith({ CVAE_S3_BUCKET: '' }, 'models', 'list');
     expect(r.code).toBe(2);

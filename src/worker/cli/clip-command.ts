@@ -1,11 +1,38 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { packageClip } from '../clip/publish.js';
-import { push } from '../registry/registry.js';
+import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
+import { CvaeError } from '../../shared/errors.js';
+import { CLIP_MODEL_ID, CLIP_VOCAB_FILE, packageClip } from '../clip/publish.js';
+import { pull, push } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
 
 export function registerClip(program: Command): void {
   const clip = program.command('clip').description('the CLIP text encoder used by long-text models');
+  clip
+    .command('tokenize')
+    .description("print CLIP's token ids for a text as JSON (SOT … EOT, 77-token context)")
+    .argument('<text>', 'text to tokenize')
+    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: from the registry's ${CLIP_MODEL_ID})`)
+    .option('--bpe-only', 'ids without SOT/EOT and without truncation')
+    .action(async (text: string, flags: { vocab?: string; bpeOnly?: boolean }) => {
+      let path = flags.vocab;
+      if (!path) {
+        try {
+          const { dir } = await pull(s3Store(s3ConfigFromEnv()), CLIP_MODEL_ID, 'latest', '.cache/models');
+          path = join(dir, CLIP_VOCAB_FILE);
+        } catch (e) {
+          throw new CvaeError(
+            'clip_vocab_missing',
+            `give --vocab <${CLIP_VOCAB_FILE}>, or publish ${CLIP_MODEL_ID} to the registry (${(e as Error).message})`,
+          );
+        }
+      }
+      const tokenizer = await tokenizerFromVocabGz(new Uint8Array(await readFile(path)));
+      if (flags.bpeOnly) return void console.log(JSON.stringify(tokenizer.encode(text)));
+      const { ids, truncated } = tokenizer.encodeForModel(text);
+      console.log(JSON.stringify({ ids, length: ids.length, truncated }));
+    });
   clip
     .command('publish')
     .description(

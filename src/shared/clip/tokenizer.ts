@@ -84,7 +84,9 @@ export class ClipTokenizer {
       vocab.push(a + b);
     });
     vocab.push(SOT, EOT);
-    vocab.forEach((token, id) => this.encoder.set(token, id));
+    vocab.forEach((token, id) => {
+      this.encoder.set(token, id);
+    });
     this.sot = this.encoder.get(SOT) as number;
     this.eot = this.encoder.get(EOT) as number;
     this.cache.set(SOT, [SOT]);

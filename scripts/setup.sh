@@ -11,10 +11,10 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
   else
     echo "setup: Fashion-MNIST not found. Either: sudo apt-get install dataset-fashion-mnist," >&2
-    echo "       or set FASHION_MNIST_DIR, or after this script: npx cvae datasets fetch fashion-mnist" >&2
+    echo "       or set FASHION_MNIST_DIR, or after this script: npm run cvae -- datasets fetch fashion-mnist" >&2
   fi
 fi
 
 echo "setup: installing npm dependencies"
 npm ci --no-audit --no-fund
-echo "setup: done. Try: npx cvae --help"
+echo "setup: done. Try: npm run cvae -- --help"

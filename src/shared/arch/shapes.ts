@@ -12,6 +12,9 @@ export interface ParamInfo {
   fanOut: number;
 }
 
+/** Batch norm's variance epsilon (Keras' default), shared by training and the ONNX fold. */
+export const BATCH_NORM_EPSILON = 1e-3;
+
 /** Output size of a TensorFlow-style 'same' convolution / transposed convolution. */
 export function sameConvOut(size: number, stride: number): number {
   return Math.ceil(size / stride);
@@ -108,12 +111,12 @@ export function stackInfo(layers: Layer[], input: number[], prefix: string) {
   return { output: shape, shapes, params };
 }
 
-export function conditionInputSize(spec: CvaeSpec): number {
+function conditionInputSize(spec: CvaeSpec): number {
   return spec.condition.type === 'class' ? spec.condition.classes : spec.condition.dim;
 }
 
 /** Width the condition is projected to for a join onto `features` features. */
-export function joinWidth(join: ConditionJoin, features: number): number {
+function joinWidth(join: ConditionJoin, features: number): number {
   return join.join === 'concat' ? join.size : features;
 }
 

@@ -14,7 +14,7 @@ export interface IdxArray {
 const GZIP_MAGIC = [0x1f, 0x8b];
 const UBYTE = 0x08;
 
-export function isGzip(bytes: Uint8Array): boolean {
+function isGzip(bytes: Uint8Array): boolean {
   return bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
 }
 

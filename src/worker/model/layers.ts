@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { BATCH_NORM_EPSILON } from '../../shared/arch/shapes.js';
 import type { Activation, Layer } from '../../shared/arch/spec.js';
 import type { Weights } from './weights.js';
 
@@ -13,8 +14,6 @@ export interface RunOptions {
   /** return the last layer's pre-activation (e.g. logits for a stable BCE loss) */
   logits?: boolean;
 }
-
-const BN_EPSILON = 1e-3;
 
 function param(w: Weights, name: string): tf.Tensor {
   const t = w[name];
@@ -35,9 +34,16 @@ function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): 
     const axes = x.rank === 4 ? [0, 1, 2] : [0];
     const { mean, variance } = tf.moments(x, axes);
     opts.batchStats?.push({ name: prefix, mean, variance });
-    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON);
+    return tf.batchNorm(x, mean, variance, beta, gamma, BATCH_NORM_EPSILON);
   }
-  return tf.batchNorm(x, param(w, `${prefix}.bn.mean`), param(w, `${prefix}.bn.variance`), beta, gamma, BN_EPSILON);
+  return tf.batchNorm(
+    x,
+    param(w, `${prefix}.bn.mean`),
+    param(w, `${prefix}.bn.variance`),
+    beta,
+    gamma,
+    BATCH_NORM_EPSILON,
+  );
 }
 
 export function runLayer(

@@ -37,13 +37,3 @@ export function createVariables(params: ParamInfo[], values: Record<string, Floa
   }
   return vars;
 }
-
-export async function readValues(vars: Variables): Promise<Record<string, Float32Array>> {
-  const out: Record<string, Float32Array> = {};
-  for (const [name, v] of Object.entries(vars)) out[name] = (await v.data()) as Float32Array;
-  return out;
-}
-
-export function disposeVariables(vars: Variables): void {
-  for (const v of Object.values(vars)) v.dispose();
-}

@@ -1,4 +1,4 @@
-import { describeCvae, layerOutputShape } from '../../shared/arch/shapes.js';
+import { BATCH_NORM_EPSILON, describeCvae, layerOutputShape } from '../../shared/arch/shapes.js';
 import type { ConditionJoin, CvaeSpec, Layer } from '../../shared/arch/spec.js';
 import { type Dim, GraphBuilder } from './graph-builder.js';
 
@@ -19,7 +19,6 @@ export interface ExportedGraph {
   outputs: { name: string; shape: Dim[] }[];
 }
 
-const BN_EPSILON = 1e-3; // as in src/worker/model/layers.ts
 const B = 'batch';
 
 type Values = Record<string, Float32Array>;
@@ -45,7 +44,7 @@ function batchNormFold(layer: Layer, values: Values, prefix: string, channels: n
   const scale = new Float32Array(channels);
   const shift = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
-    const s = (gamma[c] as number) / Math.sqrt((variance[c] as number) + BN_EPSILON);
+    const s = (gamma[c] as number) / Math.sqrt((variance[c] as number) + BATCH_NORM_EPSILON);
     scale[c] = s;
     shift[c] = (beta[c] as number) - (mean[c] as number) * s;
   }

@@ -17,7 +17,7 @@ export function registerClassifier(program: Command): void {
     .description('the Fashion-MNIST classifier used for class accuracy and as the default FID extractor')
     .command('train')
     .description(`train it on the 60k training images and write models/${fashionClassifier.id}/`)
-    .option('--epochs <n>', 'epochs', intOption(1), 4)
+    .option('--epochs <n>', 'epochs', intOption(1), 10)
     .option('--seed <n>', 'seed', intOption(0), 1)
     .option('--out <dir>', 'output folder', join(MODELS_DIR, fashionClassifier.id))
     .action(async (flags: { epochs: number; seed: number; out: string }) => {

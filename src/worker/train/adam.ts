@@ -33,44 +33,52 @@ export interface AdamState {
   v: Float32Array;
 }
 
-export function createAdamState(size: number): AdamState {
-  return { step: 0, m: new Float32Array(size), v: new Float32Array(size) };
+export function createAdamState(
+  size: number,
+  alloc: (n: number) => Float32Array = (n) => new Float32Array(n),
+): AdamState {
+  return { step: 0, m: alloc(size), v: alloc(size) };
+}
+
+/** Bias-corrected step size and epsilon for step t (Kingma & Ba, section 2; as PyTorch computes them). */
+function corrections(t: number, cfg: AdamConfig) {
+  const c2 = Math.sqrt(1 - cfg.beta2 ** t);
+  return { stepSize: (cfg.learningRate * c2) / (1 - cfg.beta1 ** t), epsHat: cfg.epsilon * c2 };
 }
 
 /**
- * One step: g = Σ_k shares[k]·grads[k] + weightDecay·p, then Adam on params[0 .. m.length).
- * `shares` are the replicas' fractions of the batch (their losses are means over their share).
+ * Adam step `t` on params[from, to): g = Σ_k shares[k]·grads[k] + weightDecay·p. `shares` are the
+ * replicas' fractions of the batch (their losses are means over their share). Replicas each run
+ * this on a disjoint range of the shared buffers, so the optimiser is parallel too.
  */
-export function adamStep(
+export function adamUpdate(
   params: Float32Array,
   grads: Float32Array[],
   shares: number[],
-  state: AdamState,
+  m: Float32Array,
+  v: Float32Array,
+  t: number,
   cfg: AdamConfig,
+  from = 0,
+  to = m.length,
 ): void {
-  state.step += 1;
-  const t = state.step;
+  const { stepSize, epsHat } = corrections(t, cfg);
   const { beta1: b1, beta2: b2, weightDecay: wd } = cfg;
-  // Bias corrections folded into the step size (Kingma & Ba, section 2), as PyTorch does.
-  const c2 = Math.sqrt(1 - b2 ** t);
-  const stepSize = (cfg.learningRate * c2) / (1 - b1 ** t);
-  const epsHat = cfg.epsilon * c2;
-  const { m, v } = state;
-  const n = m.length;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
   const g0 = grads[0] as Float32Array;
-  const g1 = grads[1];
   const w0 = shares[0] as number;
-  const w1 = (shares[1] ?? 0) as number;
-  const more = grads.length > 2;
-  for (let i = 0; i < n; i++) {
+  // The common case (one or two replicas) gets a branch-free loop.
+  const g1 = (grads[1] ?? g0) as Float32Array;
+  const w1 = grads[1] ? (shares[1] as number) : 0;
+  const extra = grads.slice(2);
+  const extraShares = shares.slice(2);
+  for (let i = from; i < to; i++) {
     const p = params[i] as number;
-    let g = w0 * (g0[i] as number);
-    if (g1) g += w1 * (g1[i] as number);
-    if (more)
-      for (let k = 2; k < grads.length; k++) g += (shares[k] as number) * ((grads[k] as Float32Array)[i] as number);
-    g += wd * p;
-    let mi = b1 * (m[i] as number) + (1 - b1) * g;
-    let vi = b2 * (v[i] as number) + (1 - b2) * g * g;
+    let g = w0 * (g0[i] as number) + w1 * (g1[i] as number) + wd * p;
+    for (let k = 0; k < extra.length; k++) g += (extraShares[k] as number) * ((extra[k] as Float32Array)[i] as number);
+    let mi = b1 * (m[i] as number) + c1 * g;
+    let vi = b2 * (v[i] as number) + c2 * g * g;
     if (mi < FLUSH_BELOW && mi > -FLUSH_BELOW) mi = 0;
     if (vi < FLUSH_BELOW) vi = 0;
     let pi = p - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
@@ -79,4 +87,16 @@ export function adamStep(
     v[i] = vi;
     params[i] = pi;
   }
+}
+
+/** One whole step in this thread (advances state.step). */
+export function adamStep(
+  params: Float32Array,
+  grads: Float32Array[],
+  shares: number[],
+  state: AdamState,
+  cfg: AdamConfig,
+): void {
+  state.step += 1;
+  adamUpdate(params, grads, shares, state.m, state.v, state.step, cfg);
 }

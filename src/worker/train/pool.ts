@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../tf/backend.js';
-import { type GradientSummary, Replica, type ReplicaInit } from './replica.js';
+import { type GradientSummary, Replica, type ReplicaInit, type UpdateRequest } from './replica.js';
 
 /** The trainer's view of a replica, wherever it runs. */
 export interface ReplicaHandle {
   gradients(indices: Int32Array, eps: Float32Array): Promise<GradientSummary>;
+  update(req: UpdateRequest): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -12,13 +13,14 @@ export function localReplica(init: ReplicaInit): ReplicaHandle {
   const replica = new Replica(init);
   return {
     gradients: (indices, eps) => replica.gradients(indices, eps),
+    update: async (req) => replica.update(req),
     close: async () => replica.dispose(),
   };
 }
 
 export function threadReplica(init: ReplicaInit, backend: BackendChoice): ReplicaHandle {
   const worker = new Worker(new URL('./replica-thread-entry.mjs', import.meta.url), { workerData: { init, backend } });
-  const pending = new Map<number, { resolve: (v: GradientSummary) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;
   const failAll = (error: Error) => {
@@ -26,24 +28,26 @@ export function threadReplica(init: ReplicaInit, backend: BackendChoice): Replic
     for (const p of pending.values()) p.reject(error);
     pending.clear();
   };
-  worker.on('message', (msg: { id: number; result?: GradientSummary; error?: string }) => {
+  worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
     const p = pending.get(msg.id);
     if (!p) return;
     pending.delete(msg.id);
-    if (msg.error || !msg.result) p.reject(new Error(`replica thread: ${msg.error}`));
+    if (msg.error) p.reject(new Error(`replica thread: ${msg.error}`));
     else p.resolve(msg.result);
   });
   worker.on('error', (e) => failAll(e));
   worker.on('exit', (code) => failAll(new Error(`replica thread exited with code ${code}`)));
+  const call = <T>(msg: object): Promise<T> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, ...msg });
+    });
+  };
   return {
-    gradients: (indices, eps) => {
-      if (failure) return Promise.reject(failure);
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ id, indices, eps });
-      });
-    },
+    gradients: (indices, eps) => call({ op: 'gradients', indices, eps }),
+    update: (update) => call({ op: 'update', update }),
     close: async () => {
       worker.removeAllListeners('exit');
       await worker.terminate();
@@ -61,7 +65,7 @@ export function sharedFloats(length: number): Float32Array {
  * `count` worker-thread replicas for wasm and cpu, which run on one core each.
  */
 export function createReplicas(
-  base: Omit<ReplicaInit, 'grads'>,
+  base: Omit<ReplicaInit, 'grads' | 'allGrads'>,
   trainableSize: number,
   backendName: string,
   count: number,
@@ -69,8 +73,9 @@ export function createReplicas(
   const threaded = count > 1 && backendName !== 'tensorflow';
   const n = threaded ? count : 1;
   const gradSlots = Array.from({ length: n }, () => sharedFloats(trainableSize));
-  const replicas = gradSlots.map((grads) =>
-    threaded ? threadReplica({ ...base, grads }, backendName as BackendChoice) : localReplica({ ...base, grads }),
-  );
+  const replicas = gradSlots.map((grads) => {
+    const init = { ...base, grads, allGrads: gradSlots };
+    return threaded ? threadReplica(init, backendName as BackendChoice) : localReplica(init);
+  });
   return { replicas, gradSlots };
 }

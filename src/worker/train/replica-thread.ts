@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendChoice, initBackend } from '../tf/backend.js';
-import { Replica, type ReplicaInit } from './replica.js';
+import { Replica, type ReplicaInit, type UpdateRequest } from './replica.js';
 
 /**
- * Worker-thread host of one Replica. Requests: {id, indices, eps}; replies: {id, result} or
+ * Worker-thread host of one Replica. Requests: {id, op: 'gradients' | 'update', …}; replies: {id, result} or
  * {id, error}. Started by pool.ts through replica-thread-entry.mjs.
  */
 const { init, backend } = workerData as { init: ReplicaInit; backend: BackendChoice };
@@ -12,10 +12,19 @@ if (!port) throw new Error('replica-thread must run in a worker thread');
 
 const ready = initBackend(backend, () => {}).then(() => new Replica(init));
 
-port.on('message', async (req: { id: number; indices: Int32Array; eps: Float32Array }) => {
+type Request = { id: number } & (
+  | { op: 'gradients'; indices: Int32Array; eps: Float32Array }
+  | { op: 'update'; update: UpdateRequest }
+);
+
+port.on('message', async (req: Request) => {
   try {
     const replica = await ready;
-    port.postMessage({ id: req.id, result: await replica.gradients(req.indices, req.eps) });
+    if (req.op === 'gradients') port.postMessage({ id: req.id, result: await replica.gradients(req.indices, req.eps) });
+    else {
+      replica.update(req.update);
+      port.postMessage({ id: req.id, result: null });
+    }
   } catch (error) {
     port.postMessage({ id: req.id, error: (error as Error).stack ?? String(error) });
   }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createVariables, type Variables } from '../model/weights.js';
+import { type AdamConfig, adamUpdate } from './adam.js';
 import { gatherBatch, type SharedDataset } from './dataset.js';
 import { type ParamLayout, paramLayout, unflatten } from './layout.js';
 import { computeGradients } from './step.js';
@@ -20,6 +21,21 @@ export interface ReplicaInit {
   weights: Float32Array;
   /** this replica's gradient slot: the trainable prefix of the layout */
   grads: Float32Array;
+  /** every replica's gradient slot, Adam's moments and settings, for the replica's share of the update */
+  allGrads: Float32Array[];
+  adamM: Float32Array;
+  adamV: Float32Array;
+  adam: AdamConfig;
+}
+
+export interface UpdateRequest {
+  /** Adam step number (1-based) */
+  t: number;
+  /** each replica's fraction of the batch */
+  shares: number[];
+  /** the slice of the trainable parameters this replica updates */
+  from: number;
+  to: number;
 }
 
 export interface GradientSummary {
@@ -83,6 +99,12 @@ export class Replica {
     tf.dispose([result.loss, result.reconstruction, result.kl, ...Object.values(result.grads)]);
     tf.dispose(result.batchStats.flatMap((s) => [s.mean, s.variance]));
     return summary;
+  }
+
+  /** Applies Adam to this replica's slice of the shared weights. */
+  update(req: UpdateRequest): void {
+    const { weights, allGrads, adamM, adamV, adam } = this.init;
+    adamUpdate(weights, allGrads.slice(0, req.shares.length), req.shares, adamM, adamV, req.t, adam, req.from, req.to);
   }
 
   dispose(): void {

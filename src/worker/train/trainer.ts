@@ -4,7 +4,7 @@ import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
 import { initialValues } from '../model/weights.js';
 import { type ActiveBackend, initBackend } from '../tf/backend.js';
-import { type AdamConfig, type AdamState, adamStep, createAdamState, DEFAULT_ADAM } from './adam.js';
+import { type AdamConfig, type AdamState, createAdamState, DEFAULT_ADAM } from './adam.js';
 import { hasCheckpoint, loadCheckpoint, type ModelState, saveCheckpoint } from './checkpoint.js';
 import type { SharedDataset } from './dataset.js';
 import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
@@ -122,7 +122,14 @@ export async function train(
   const weights = flatten(layout, state.values, sharedFloats(layout.totalSize));
   const adam = restoreAdam(layout, state);
   const wanted = Math.max(1, Math.min(options.replicas, Math.floor(options.batchSize / 2)));
-  const { replicas, gradSlots } = createReplicas({ spec, data, weights }, layout.trainableSize, backend.name, wanted);
+  const { replicas } = createReplicas(
+    { spec, data, weights, adamM: adam.m, adamV: adam.v, adam: adamConfig },
+    layout.trainableSize,
+    backend.name,
+    wanted,
+  );
+  // Each replica applies Adam to its own slice of the parameters (the optimiser runs in parallel).
+  const updateRanges = splitEven(layout.trainableSize, replicas.length);
   hooks.onStart?.({ startEpoch, backend, replicas: replicas.length });
   const snapshot = (): ModelState => ({
     values: unflatten(layout, weights),
@@ -148,7 +155,13 @@ export async function train(
           ),
         );
         const shares = results.map((r) => r.count / batch.length);
-        adamStep(weights, gradSlots.slice(0, results.length), shares, adam, adamConfig);
+        adam.step += 1;
+        await Promise.all(
+          replicas.map((r, k) => {
+            const [from, to] = updateRanges[k] as [number, number];
+            return r.update({ t: adam.step, shares, from, to });
+          }),
+        );
         updateMovingStatistics(layout, weights, results, shares);
         const weighted = (key: 'loss' | 'reconstruction' | 'kl') =>
           results.reduce((a, r, k) => a + (shares[k] as number) * r[key], 0);
@@ -194,7 +207,7 @@ export async function train(
 }
 
 function restoreAdam(layout: ParamLayout, state: ModelState): AdamState {
-  const adam = createAdamState(layout.trainableSize);
+  const adam = createAdamState(layout.trainableSize, sharedFloats);
   if (!state.adam) return adam;
   adam.step = state.adam.step;
   for (const e of layout.entries) {

@@ -119,6 +119,20 @@ describe('cvae CLI', () => {
     }
   });
 
+  it('generate draws a grid from the bundled model, reproducibly, and explains a prompt it cannot read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gen-'));
+    const a = await cvae('generate', 'I want running trainers', '--n', '3', '--seed', '7', '--out', join(dir, 'a.png'));
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ class: 'Sneaker', matched: 'running trainers', seed: 7, n: 3 });
+    const meta = await sharp(join(dir, 'a.png')).metadata();
+    expect([meta.width, meta.height]).toEqual([(3 * 28 + 4 * 2) * 4, (28 + 2 * 2) * 4]);
+    await cvae('generate', 'I want running trainers', '--n', '3', '--seed', '7', '--out', join(dir, 'b.png'));
+    expect(readFileSync(join(dir, 'b.png')).equals(readFileSync(join(dir, 'a.png')))).toBe(true);
+    const bad = await cvae('generate', 'a dress and a coat');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('more than one item');
+  });
+
   it('clip tokenize prints the reference ids', async () => {
     const vocab = join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz');
     const r = await cvae('clip', 'tokenize', 'Make a dress', '--vocab', vocab);

@@ -37,19 +37,19 @@ const matmulStock: Float32Array[] = [];
 const matmulInputs: [tf.Tensor, tf.Tensor, boolean, boolean][] = [];
 
 function kernels(c: Case, i: Inputs) {
-  const filterGrad = tf.engine().runKernel('Conv2DBackpropFilter', { x: i.x, dy: i.dy }, {
-    strides: c.stride,
-    pad: c.pad,
-    dataFormat: 'NHWC',
-    filterShape: c.filter,
-  } as never) as tf.Tensor;
-  const inputGrad = tf.engine().runKernel('Conv2DBackpropInput', { dy: i.dy, filter: i.filter }, {
-    strides: c.stride,
-    pad: c.pad,
-    dataFormat: 'NHWC',
-    inputShape: c.x,
-  } as never) as tf.Tensor;
-  return { filterGrad: filterGrad.dataSync() as Float32Array, inputGrad: inputGrad.dataSync() as Float32Array };
+  const run = (name: string, inputs: Record<string, tf.Tensor>, shapeAttr: Record<string, number[]>) =>
+    (
+      tf.engine().runKernel(name, inputs, {
+        strides: c.stride,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        ...shapeAttr,
+      } as never) as tf.Tensor
+    ).dataSync() as Float32Array;
+  return {
+    filterGrad: run('Conv2DBackpropFilter', { x: i.x, dy: i.dy }, { filterShape: c.filter }),
+    inputGrad: run('Conv2DBackpropInput', { dy: i.dy, filter: i.filter }, { inputShape: c.x }),
+  };
 }
 
 function matmuls() {

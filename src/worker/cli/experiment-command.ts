@@ -45,25 +45,23 @@ export function registerExperiment(program: Command): void {
     const specs = flags.models.split(',').filter(Boolean).map(fashionSpec);
     await initBackend();
     const extractors = await chooseExtractors(flags);
-    const set = testSet(await loadFashionMnist(), flags.testLimit);
+    const fm = await loadFashionMnist();
+    const set = testSet(fm, flags.testLimit);
     const rows: Table1Row[] = [];
     for (const spec of specs) {
       const epochs = flags.modelEpochs[spec.id] ?? flags.epochs;
       const dir = join(flags.out, spec.id);
-      const result = await trainWithProgress(spec, trainOptionsFrom({ ...flags, epochs }, dir), flags.subset);
+      const result = await trainWithProgress(spec, trainOptionsFrom({ ...flags, epochs }, dir), flags.subset, fm);
       console.error(`${spec.id}: evaluating on ${set.count} test images…`);
       const evaluated = await evaluateForTable1(spec, result, set, extractors, dir, flags.seed);
       const history = result.history.slice(0, epochs);
       const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
-      const checkpoint = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as {
-        config: { trainExamples: number };
-      };
       rows.push({
         ...evaluated,
         epochs: history.length,
         trainSeconds,
-        imagesPerSecond: (history.length * checkpoint.config.trainExamples) / trainSeconds,
-        trainExamples: checkpoint.config.trainExamples,
+        imagesPerSecond: (history.length * result.trainExamples) / trainSeconds,
+        trainExamples: result.trainExamples,
       });
     }
     const { features, classifierMeta } = extractors;

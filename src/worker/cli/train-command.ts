@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
-import { loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
+import { type FashionMnist, loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
 import { sharedFromLabeled } from '../train/dataset.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
 import { intOption, numberOption } from './options.js';
@@ -23,8 +23,9 @@ export async function trainWithProgress(
   spec: CvaeSpec,
   options: TrainOptions,
   subset: number | undefined,
+  fm?: FashionMnist,
 ): Promise<TrainResult> {
-  const fm = await loadFashionMnist();
+  fm ??= await loadFashionMnist();
   const split = subset ? takeFirst(fm.train, subset) : fm.train;
   const data = sharedFromLabeled(split.pixels, split.labels, [split.height, split.width, 1], 10);
   let bar: ReturnType<typeof createBar> | undefined;

@@ -1,20 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createRng, normalArray } from '../../shared/random.js';
 import { decode, oneHot } from '../model/cvae.js';
-import { createVariables } from '../model/weights.js';
+import type { Weights } from '../model/weights.js';
 
 /** `n` images of one class from z ~ N(0, I) (seeded), HWC floats back to back. */
 export async function generate(
   spec: CvaeSpec,
-  values: Record<string, Float32Array>,
+  vars: Weights,
   classIndex: number,
   n: number,
   seed: number,
 ): Promise<Float32Array> {
   if (spec.condition.type !== 'class') throw new Error(`${spec.id} is not class-conditioned`);
-  const vars = createVariables(describeCvae(spec).params, values);
   const z = normalArray(createRng(seed), n * spec.latentDim);
   const out = tf.tidy(() =>
     decode(
@@ -26,6 +24,6 @@ export async function generate(
     ),
   );
   const data = (await out.data()) as Float32Array;
-  tf.dispose([out, ...Object.values(vars)]);
+  out.dispose();
   return data;
 }

@@ -2,12 +2,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
+import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { FASHION_CLASSES } from '../../shared/fashion/classes.js';
 import type { FashionMnist } from '../data/fashion-mnist.js';
 import { type EvalReport, type EvalSet, evaluate, runModel } from '../eval/evaluate.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
 import { writeGrid } from '../eval/figures.js';
+import { createVariables } from '../model/weights.js';
 import type { TrainResult } from '../train/trainer.js';
 import { generate } from './generate.js';
 
@@ -64,9 +66,9 @@ export async function evaluateForTable1(
   await writeGrid(reconstructions, recCells, { rows: 4, cols, ...CELL });
   // Generations: a row per class, 10 samples each, decoded from z ~ N(0, I).
   const perClass = 10;
-  const rows = await Promise.all(
-    FASHION_CLASSES.map((c) => generate(spec, training.state.values, c.index, perClass, seed + c.index)),
-  );
+  // One set of variables for all figures (generate() only decodes).
+  const vars = createVariables(describeCvae(spec).params, training.state.values);
+  const rows = await Promise.all(FASHION_CLASSES.map((c) => generate(spec, vars, c.index, perClass, seed + c.index)));
   const generations = join(dir, 'generations.png');
   await writeGrid(
     generations,
@@ -74,7 +76,8 @@ export async function evaluateForTable1(
     { rows: 10, cols: perClass, ...CELL },
   );
   // The paper's Figure 3: four generations for 'Make a dress'.
-  const dressImages = await generate(spec, training.state.values, 3, 4, seed);
+  const dressImages = await generate(spec, vars, 3, 4, seed);
+  tf.dispose(Object.values(vars));
   const dress = join(dir, 'make-a-dress.png');
   await writeGrid(
     dress,

@@ -65,6 +65,7 @@ export interface TrainResult {
   replicas: number;
   /** epochs run in this call (0 when a finished checkpoint was resumed) */
   epochsRun: number;
+  trainExamples: number;
 }
 
 /**
@@ -200,6 +201,7 @@ export async function train(
       backend,
       replicas: replicas.length,
       epochsRun: Math.max(0, options.epochs - startEpoch),
+      trainExamples: data.count,
     };
   } finally {
     await Promise.all(replicas.map((r) => r.close()));

@@ -1,12 +1,47 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
-// One Node project for now; the edge's workerd tests get their own project when src/edge lands.
+// Keep wrangler/miniflare offline in tests: no metrics, no fetching of Cloudflare's request.cf data.
+process.env.WRANGLER_SEND_METRICS ??= 'false';
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+
+// Two projects: Node (shared + worker) and the edge inside real workerd (vitest-pool-workers).
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    environment: 'node',
-    pool: 'forks',
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/shared/**/*.test.ts', 'test/worker/**/*.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: './src/edge/index.ts',
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              r2Buckets: ['MODELS'],
+              bindings: {
+                GPU_WORKER_URL: inject('gpuWorkerUrl'),
+                GPU_WORKER_SECRET: inject('gpuWorkerSecret'),
+                GPU_TIMEOUT_MS: '5000',
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'edge',
+          include: ['test/edge/**/*.test.ts'],
+          globalSetup: ['test/edge/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
   },
 });

@@ -66,6 +66,8 @@ export const manifestSchema = z
     textEncoder: z.string().optional(),
     /** where generation runs: at the edge, or forwarded to the GPU worker */
     serving: z.enum(['edge', 'gpu']).default('edge'),
+    /** how the ONNX files store weights; float16 files compute in float32 after a load-time cast */
+    weightType: z.enum(['float32', 'float16']).optional(),
     files: z.array(modelFileSchema).min(1),
     metrics: metricsSchema.optional(),
     training: z

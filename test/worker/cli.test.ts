@@ -123,7 +123,10 @@ describe('cvae CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gen-'));
     const a = await cvae('generate', 'I want running trainers', '--n', '3', '--seed', '7', '--out', join(dir, 'a.png'));
     expect(a.code, a.stderr).toBe(0);
-    expect(JSON.parse(a.stdout)).toMatchObject({ class: 'Sneaker', matched: 'running trainers', seed: 7, n: 3 });
+    expect(JSON.parse(a.stdout)).toMatchObject({
+      condition: { className: 'Sneaker', matched: 'running trainers' },
+      seeds: [7, 8, 9],
+    });
     const meta = await sharp(join(dir, 'a.png')).metadata();
     expect([meta.width, meta.height]).toEqual([(3 * 28 + 4 * 2) * 4, (28 + 2 * 2) * 4]);
     await cvae('generate', 'I want running trainers', '--n', '3', '--seed', '7', '--out', join(dir, 'b.png'));

@@ -9,6 +9,7 @@ import { createRng, normalArray } from '../../src/shared/random.js';
 import { decode, encode, oneHot } from '../../src/worker/model/cvae.js';
 import { createVariables, initialValues } from '../../src/worker/model/weights.js';
 import { exportDecoder, exportEncoder } from '../../src/worker/onnx/export-cvae.js';
+import { fromFloat16Bits, roundToFloat16, toFloat16Bits } from '../../src/worker/onnx/float16.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 
 /** Exercises what the Fashion models do not: batch norm (folded), text conditioning, odd sizes. */
@@ -201,5 +202,49 @@ describe('ONNX export parity on trained weights', () => {
       const encOut = await enc.run({ image: new ort.Tensor('float32', images, [BATCH, 1, 28, 28]), label } as never);
       expect(maxAbsDiff((encOut.mu as ortNode.Tensor).data as Float32Array, refMu as Float32Array)).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe('float16 weight storage', () => {
+  it('converts float32 to binary16 with round-to-nearest-even', () => {
+    const cases: [number, number][] = [
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.1, 0x2e66],
+      [65504, 0x7bff],
+      [70000, 0x7c00],
+      [Number.POSITIVE_INFINITY, 0x7c00],
+      [2 ** -24, 0x0001],
+      [1e-8, 0x0000],
+      [1 + 2 ** -11, 0x3c00], // exactly half way: to even
+      [1 + 3 * 2 ** -11, 0x3c02],
+    ];
+    for (const [value, bits] of cases) expect(toFloat16Bits(value), String(value)).toBe(bits);
+    expect(fromFloat16Bits(0x2e66)).toBeCloseTo(0.0999755859375, 12);
+  });
+
+  it('a float16 decoder is half the size and computes what tfjs computes with the rounded weights', async () => {
+    const spec = FASHION_ARCHITECTURES['fashion-conv'] as CvaeSpec;
+    const info = describeCvae(spec);
+    const values = Object.fromEntries(Object.entries(randomValues(spec, 9)).map(([k, v]) => [k, roundToFloat16(v)]));
+    const full = exportDecoder(spec, values);
+    const half = exportDecoder(spec, values, { weights: 'float16' });
+    expect(half.bytes.length).toBeLessThan(full.bytes.length * 0.55);
+    const z = normalArray(createRng(1), BATCH * spec.latentDim);
+    const vars = createVariables(info.params, values);
+    const [h, w, c] = info.imageShape;
+    const ref = nhwcToNchw(
+      decode(spec, vars, tf.tensor2d(z, [BATCH, spec.latentDim]), oneHot([1, 3, 5], 10), {
+        training: false,
+      }).dataSync() as Float32Array,
+      [BATCH, h, w, c],
+    );
+    const session = await ortNode.InferenceSession.create(half.bytes);
+    const out = await session.run({
+      z: new ortNode.Tensor('float32', z, [BATCH, spec.latentDim]),
+      label: new ortNode.Tensor('int64', BigInt64Array.from([1n, 3n, 5n]), [BATCH]),
+    });
+    expect(maxAbsDiff((out.image as ortNode.Tensor).data as Float32Array, ref)).toBeLessThan(1e-4);
+    await session.release();
   });
 });

@@ -55,19 +55,35 @@ interface Candidate {
   length: number;
 }
 
-const SYNONYM_WORDS = FASHION_CLASSES.flatMap((cls) =>
-  cls.synonyms.map((synonym) => ({ cls, synonym, words: synonym.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [] })),
-);
-
-/** Every accepted word, for error messages and the API docs. */
-export function acceptedWords(): string[] {
-  return FASHION_CLASSES.flatMap((c) => c.synonyms);
+interface SynonymWords {
+  cls: FashionClass;
+  synonym: string;
+  words: string[];
 }
 
-export function parsePrompt(prompt: string): PromptReading {
+// Class lists come from manifests at the edge: split each list's synonyms into words once.
+const synonymCache = new WeakMap<readonly FashionClass[], SynonymWords[]>();
+function synonymWords(classes: readonly FashionClass[]): SynonymWords[] {
+  let cached = synonymCache.get(classes);
+  if (!cached) {
+    cached = classes.flatMap((cls) =>
+      cls.synonyms.map((synonym) => ({ cls, synonym, words: synonym.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [] })),
+    );
+    synonymCache.set(classes, cached);
+  }
+  return cached;
+}
+
+/** Every accepted word, for error messages and the API docs. */
+export function acceptedWords(classes: readonly FashionClass[] = FASHION_CLASSES): string[] {
+  return classes.flatMap((c) => c.synonyms);
+}
+
+/** Reads a prompt against a class list: Fashion-MNIST's by default, or a model manifest's labels. */
+export function parsePrompt(prompt: string, classes: readonly FashionClass[] = FASHION_CLASSES): PromptReading {
   const tokens = words(prompt);
   const candidates: Candidate[] = [];
-  for (const s of SYNONYM_WORDS) {
+  for (const s of synonymWords(classes)) {
     for (let i = 0; i + s.words.length <= tokens.length; i++) {
       if (s.words.every((w, k) => tokens[i + k]?.forms.has(w))) {
         candidates.push({ cls: s.cls, synonym: s.synonym, from: i, length: s.words.length });
@@ -80,25 +96,25 @@ export function parsePrompt(prompt: string): PromptReading {
   for (const c of candidates) {
     if (kept.every((k) => c.from + c.length <= k.from || k.from + k.length <= c.from)) kept.push(c);
   }
-  const accepted = acceptedWords();
-  const classes = [...new Set(kept.map((k) => k.cls.index))];
-  if (classes.length === 0) {
+  const accepted = acceptedWords(classes);
+  const found = [...new Set(kept.map((k) => k.cls.index))];
+  if (found.length === 0) {
     throw new CvaeError(
       'prompt_no_class',
-      `No clothing item found in the prompt. Name one of: ${accepted.join(', ')}.`,
+      `No item this model knows is named in the prompt. Name one of: ${accepted.join(', ')}.`,
       {
         accepted,
       },
     );
   }
-  if (classes.length > 1) {
+  if (found.length > 1) {
     const named = kept.sort((a, b) => a.from - b.from).map((k) => `"${k.synonym}" (${k.cls.name})`);
     throw new CvaeError(
       'prompt_ambiguous',
       `The prompt names more than one item: ${named.join(', ')}. Ask for one item at a time.`,
       {
         accepted,
-        classes: classes.map((i) => FASHION_CLASSES[i]?.name),
+        classes: named,
       },
     );
   }

@@ -10,6 +10,7 @@ import { registerExport } from './export-command.js';
 import { registerGenerate } from './generate-command.js';
 import { registerModels } from './models-command.js';
 import { registerS3 } from './s3-command.js';
+import { registerServe } from './serve-command.js';
 import { registerTrain } from './train-command.js';
 
 /** `cvae`: the worker's command line. Each command lives in its own file and registers here. */
@@ -28,6 +29,7 @@ registerGenerate(program);
 registerModels(program);
 registerClip(program);
 registerS3(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 import { BATCH_NORM_EPSILON, describeCvae, layerOutputShape } from '../../shared/arch/shapes.js';
 import type { ConditionJoin, CvaeSpec, Layer } from '../../shared/arch/spec.js';
-import { type Dim, GraphBuilder } from './graph-builder.js';
+import { type Dim, GraphBuilder, type WeightType } from './graph-builder.js';
 
 /**
  * ONNX export of a CVAE, interpreting the same spec that builds the tfjs model.
@@ -22,6 +22,11 @@ export interface ExportedGraph {
 const B = 'batch';
 
 type Values = Record<string, Float32Array>;
+
+export interface ExportOptions {
+  /** weight storage; float16 halves the file, inference stays float32 */
+  weights?: WeightType;
+}
 interface Value {
   name: string;
   /** NHWC shape without batch (from shapes.ts); the graph holds it as NCHW when rank 3 */
@@ -194,9 +199,9 @@ function conditionSignature(spec: CvaeSpec) {
 }
 
 /** Decoder: z [batch, latent] + condition → image [batch, C, H, W] in [0, 1]. */
-export function exportDecoder(spec: CvaeSpec, values: Values): ExportedGraph {
+export function exportDecoder(spec: CvaeSpec, values: Values, opts: ExportOptions = {}): ExportedGraph {
   const info = describeCvae(spec);
-  const g = new GraphBuilder(`${spec.id}-decoder`);
+  const g = new GraphBuilder(`${spec.id}-decoder`, opts.weights);
   const cond = conditionSignature(spec);
   const z = g.input('z', 'float32', [B, spec.latentDim]);
   const c = g.input(cond.name, cond.type, cond.shape);
@@ -215,9 +220,9 @@ export function exportDecoder(spec: CvaeSpec, values: Values): ExportedGraph {
 }
 
 /** Encoder: image [batch, C, H, W] in [0, 1] + condition → mu, logvar [batch, latent]. */
-export function exportEncoder(spec: CvaeSpec, values: Values): ExportedGraph {
+export function exportEncoder(spec: CvaeSpec, values: Values, opts: ExportOptions = {}): ExportedGraph {
   const info = describeCvae(spec);
-  const g = new GraphBuilder(`${spec.id}-encoder`);
+  const g = new GraphBuilder(`${spec.id}-encoder`, opts.weights);
   const cond = conditionSignature(spec);
   const [h, w, ch] = info.imageShape;
   const imageShape: Dim[] = [B, ch, h, w];

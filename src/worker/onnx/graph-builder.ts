@@ -1,6 +1,8 @@
 // onnx-proto is CommonJS: Node's ESM loader cannot see its named exports.
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 
+import { toFloat16Bits } from './float16.js';
+
 const { onnx } = onnxProto;
 
 /**
@@ -10,9 +12,11 @@ const { onnx } = onnxProto;
  */
 export const OPSET = 17;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 const INT64 = onnx.TensorProto.DataType.INT64;
 
 export type Dim = number | string;
+export type WeightType = 'float32' | 'float16';
 type Attr = number | number[] | string;
 
 export class GraphBuilder {
@@ -22,7 +26,11 @@ export class GraphBuilder {
   private readonly outputs: OnnxTypes.IValueInfoProto[] = [];
   private counter = 0;
 
-  constructor(private readonly name: string) {}
+  /** 'float16' stores float weights at half size, each followed by a Cast back to float32 */
+  constructor(
+    private readonly name: string,
+    private readonly weightType: WeightType = 'float32',
+  ) {}
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -42,6 +50,16 @@ export class GraphBuilder {
   /** float32 constant; `values` is copied into little-endian raw bytes. */
   floats(prefix: string, dims: number[], values: Float32Array): string {
     const name = this.fresh(prefix);
+    if (this.weightType === 'float16') {
+      const bytes = new Uint8Array(values.length * 2);
+      const view = new DataView(bytes.buffer);
+      values.forEach((v, i) => {
+        view.setUint16(i * 2, toFloat16Bits(v), true);
+      });
+      const stored = `${name}_f16`;
+      this.initializers.push(onnx.TensorProto.create({ name: stored, dims, dataType: FLOAT16, rawData: bytes }));
+      return this.node('Cast', [stored], { to: FLOAT }, name);
+    }
     const bytes = new Uint8Array(values.length * 4);
     const view = new DataView(bytes.buffer);
     values.forEach((v, i) => {

@@ -2,7 +2,11 @@
  * The worker's one seam to an ONNX runtime (onnxruntime-node: CPU here, CUDA where present).
  * Nothing else in src/worker imports onnxruntime directly.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { OnnxRuntime } from '../../shared/generation/runtime.js';
 
 export { ort };
 
@@ -18,3 +22,50 @@ export function inputDims(session: ort.InferenceSession, name: string): (number 
     .inputMetadata;
   return meta?.find((m) => m.name === name)?.shape;
 }
+
+/**
+ * The execution provider for serving: CUDA where onnxruntime-node's CUDA build and a GPU are there
+ * (the GPU container), else CPU. Decided by trying once; the outcome is logged.
+ */
+let provider: 'cuda' | 'cpu' | undefined = process.env.CVAE_ORT_PROVIDER === 'cpu' ? 'cpu' : undefined;
+
+/** onnxruntime-node ships the CUDA provider library only in its CUDA install (the GPU container). */
+function cudaProviderInstalled(): boolean {
+  const binDir = join(
+    dirname(createRequire(import.meta.url).resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
+  return existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'));
+}
+
+async function createServingSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  if (provider === undefined && !cudaProviderInstalled()) provider = 'cpu';
+  if (provider === undefined) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cuda'] });
+      provider = 'cuda';
+      console.error('onnxruntime-node: CUDA execution provider');
+      return session;
+    } catch (error) {
+      provider = 'cpu';
+      console.error(
+        `onnxruntime-node: CPU execution provider (CUDA unavailable: ${(error as Error).message.split('\n')[0]})`,
+      );
+    }
+  }
+  return ort.InferenceSession.create(bytes, { executionProviders: [provider] });
+}
+
+/** onnxruntime-node as the generation core's runtime (src/shared/generation/runtime.ts). */
+export const nodeRuntime: OnnxRuntime = {
+  get name() {
+    return `onnxruntime-node ${ort.env.versions.common} (${provider ?? 'cpu'})`;
+  },
+  createSession: createServingSession,
+  float32: (data, dims) => new ort.Tensor('float32', data, dims),
+  int64: (data, dims) => new ort.Tensor('int64', data, dims),
+};

@@ -7,13 +7,15 @@ import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
 import { FASHION_CLASSES } from '../../shared/fashion/classes.js';
 import { type Manifest, type ModelFile, parseManifest } from '../../shared/manifest.js';
+import { MANIFEST_FILE } from '../../shared/registry/layout.js';
 import { exportDecoder, exportEncoder } from '../onnx/export-cvae.js';
+import type { WeightType } from '../onnx/graph-builder.js';
 
 /**
  * A model package on disk: decoder.onnx, encoder.onnx and manifest.json in one folder — the
  * unit that is pushed to, and pulled from, the registry.
  */
-export const MANIFEST_FILE = 'manifest.json';
+export { MANIFEST_FILE };
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -43,6 +45,8 @@ export interface PackageInput {
   metrics?: Manifest['metrics'];
   training?: Manifest['training'];
   command?: string;
+  /** weight storage in the ONNX files (default float32) */
+  weights?: WeightType;
 }
 
 export async function writeModelPackage(dir: string, input: PackageInput): Promise<Manifest> {
@@ -51,8 +55,8 @@ export async function writeModelPackage(dir: string, input: PackageInput): Promi
   await mkdir(dir, { recursive: true });
   const files: ModelFile[] = [];
   for (const [name, role, graph] of [
-    ['decoder.onnx', 'decoder', exportDecoder(spec, input.values)],
-    ['encoder.onnx', 'encoder', exportEncoder(spec, input.values)],
+    ['decoder.onnx', 'decoder', exportDecoder(spec, input.values, { weights: input.weights ?? 'float32' })],
+    ['encoder.onnx', 'encoder', exportEncoder(spec, input.values, { weights: input.weights ?? 'float32' })],
   ] as const) {
     await writeFile(join(dir, name), graph.bytes);
     files.push({
@@ -77,6 +81,7 @@ export async function writeModelPackage(dir: string, input: PackageInput): Promi
     conditioning: spec.decoder.condition.join,
     ...(spec.task === 'long-text' ? { textEncoder: 'clip-vit-b32-text' } : {}),
     serving: height >= 256 ? 'gpu' : 'edge',
+    weightType: input.weights ?? 'float32',
     files,
     ...(input.metrics ? { metrics: input.metrics } : {}),
     ...(input.training ? { training: input.training } : {}),

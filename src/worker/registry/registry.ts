@@ -2,38 +2,32 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CvaeError } from '../../shared/errors.js';
-import { isValidModelId, isValidVersion, type Manifest, parseManifest } from '../../shared/manifest.js';
+import type { Manifest } from '../../shared/manifest.js';
+import type { BlobSource } from '../../shared/registry/blob-source.js';
+import { bytesObject } from '../../shared/registry/blob-source.js';
+import { contentType, latestKey, objectKey } from '../../shared/registry/layout.js';
+import { checkModelRef, type ModelListing, RegistryReader } from '../../shared/registry/reader.js';
 import type { ObjectStore } from './object-store.js';
 import { MANIFEST_FILE, sha256, verifyPackage } from './package.js';
 
+export type { ModelListing };
 /**
- * The model registry on object storage. Bucket layout (the edge reads the same):
- *
- *   models/<id>/<version>/<file>           immutable files (decoder.onnx, encoder.onnx, …)
- *   models/<id>/<version>/manifest.json    written last: the version exists once this does
- *   models/<id>/latest.json                {"version": "…"}: the alias, moved after a push
- *
- * Listing is by prefix: a version is any key ending in /manifest.json.
+ * The model registry on object storage, write side and Node conveniences. The bucket layout is
+ * src/shared/registry/layout.ts; reading goes through the shared RegistryReader, as at the edge.
  */
-export const PREFIX = 'models/';
+export { objectKey };
 
-export const objectKey = (id: string, version: string, file: string) => `${PREFIX}${id}/${version}/${file}`;
-const latestKey = (id: string) => `${PREFIX}${id}/latest.json`;
-
-function checkId(id: string, version?: string) {
-  if (!isValidModelId(id))
-    throw new CvaeError('bad_model_id', `'${id}' is not a model id (lowercase letters, digits, dashes)`);
-  if (version !== undefined && version !== 'latest' && !isValidVersion(version)) {
-    throw new CvaeError('bad_version', `'${version}' is not a version`);
-  }
+/** An ObjectStore seen as the read-only BlobSource the shared reader takes. */
+export function objectStoreSource(store: ObjectStore): BlobSource {
+  return {
+    label: store.label,
+    async get(key) {
+      const bytes = await store.get(key);
+      return bytes ? bytesObject(bytes) : undefined;
+    },
+    list: (prefix) => store.list(prefix),
+  };
 }
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.onnx': 'application/octet-stream',
-  '.json': 'application/json',
-  '.gz': 'application/gzip',
-};
-const contentType = (name: string) => CONTENT_TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream';
 
 export interface PushHooks {
   onFile?(name: string, bytes: number): void;
@@ -46,7 +40,7 @@ export async function push(
   opts: { setLatest?: boolean } & PushHooks = {},
 ): Promise<Manifest> {
   const manifest = await verifyPackage(dir);
-  checkId(manifest.id, manifest.version);
+  checkModelRef(manifest.id, manifest.version);
   if (await store.get(objectKey(manifest.id, manifest.version, MANIFEST_FILE))) {
     throw new CvaeError(
       'version_exists',
@@ -67,43 +61,12 @@ export async function push(
   return manifest;
 }
 
-export interface ModelListing {
-  id: string;
-  versions: string[];
-  latest: string | undefined;
-}
-
 export async function listModels(store: ObjectStore, id?: string): Promise<ModelListing[]> {
-  if (id) checkId(id);
-  const keys = await store.list(id ? `${PREFIX}${id}/` : PREFIX);
-  const byId = new Map<string, string[]>();
-  for (const key of keys) {
-    const m = /^models\/([^/]+)\/([^/]+)\/manifest\.json$/.exec(key);
-    if (!m) continue;
-    const [, modelId, version] = m as unknown as [string, string, string];
-    byId.set(modelId, [...(byId.get(modelId) ?? []), version]);
-  }
-  const out: ModelListing[] = [];
-  for (const [modelId, versions] of [...byId.entries()].sort()) {
-    out.push({ id: modelId, versions: versions.sort(), latest: await resolveLatest(store, modelId) });
-  }
-  return out;
-}
-
-async function resolveLatest(store: ObjectStore, id: string): Promise<string | undefined> {
-  const alias = await store.get(latestKey(id));
-  if (!alias) return undefined;
-  const parsed = JSON.parse(new TextDecoder().decode(alias)) as { version?: string };
-  return parsed.version;
+  return new RegistryReader(objectStoreSource(store)).list(id);
 }
 
 export async function getManifest(store: ObjectStore, id: string, version = 'latest'): Promise<Manifest> {
-  checkId(id, version);
-  const resolved = version === 'latest' ? await resolveLatest(store, id) : version;
-  if (!resolved) throw new CvaeError('model_not_found', `no model '${id}' in ${store.label}`);
-  const bytes = await store.get(objectKey(id, resolved, MANIFEST_FILE));
-  if (!bytes) throw new CvaeError('model_not_found', `no version '${resolved}' of model '${id}' in ${store.label}`);
-  return parseManifest(JSON.parse(new TextDecoder().decode(bytes)), `${id}@${resolved}`);
+  return new RegistryReader(objectStoreSource(store)).manifest(id, version);
 }
 
 /**

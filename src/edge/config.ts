@@ -1,0 +1,73 @@
+import { createApi } from '../shared/api/app.js';
+import { ModelCache } from '../shared/generation/model-cache.js';
+import { type BlobSource, layeredSource } from '../shared/registry/blob-source.js';
+import { RegistryReader } from '../shared/registry/reader.js';
+import { gpuForwarder } from './forward.js';
+import { webRuntime } from './runtime/ort-web.js';
+import { bundledSource } from './sources/bundled.js';
+import { r2Source } from './sources/r2.js';
+import { s3HttpSource } from './sources/s3-http.js';
+
+/**
+ * The edge's bindings and variables (wrangler.toml [vars], secrets, R2). Every one is optional:
+ * with none the API serves the bundled Fashion-MNIST model.
+ */
+export interface Env {
+  /** the registry bucket (production) */
+  MODELS?: R2Bucket;
+  /** or the same bucket over the S3 API */
+  S3_ENDPOINT?: string;
+  S3_BUCKET?: string;
+  S3_REGION?: string;
+  S3_ACCESS_KEY_ID?: string;
+  S3_SECRET_ACCESS_KEY?: string;
+  /** "false" for virtual-hosted addressing */
+  S3_PATH_STYLE?: string;
+  /** base URL of `cvae serve` on the GPU worker, and the secret both sides share */
+  GPU_WORKER_URL?: string;
+  GPU_WORKER_SECRET?: string;
+  GPU_TIMEOUT_MS?: string;
+  /** JSON, image size → default model id, e.g. {"28":"fashion-conv","64":"coco-64-concat"} */
+  DEFAULT_MODELS?: string;
+}
+
+export function registrySource(env: Env): BlobSource {
+  const sources: BlobSource[] = [];
+  if (env.MODELS) sources.push(r2Source(env.MODELS));
+  if (env.S3_ENDPOINT && env.S3_BUCKET) {
+    sources.push(
+      s3HttpSource({
+        endpoint: env.S3_ENDPOINT,
+        bucket: env.S3_BUCKET,
+        accessKeyId: env.S3_ACCESS_KEY_ID ?? '',
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? '',
+        ...(env.S3_REGION ? { region: env.S3_REGION } : {}),
+        pathStyle: env.S3_PATH_STYLE !== 'false',
+      }),
+    );
+  }
+  sources.push(bundledSource());
+  return layeredSource(...sources);
+}
+
+export function defaultModels(env: Env): Record<number, string> {
+  const fallback = { 28: 'fashion-conv' };
+  if (!env.DEFAULT_MODELS) return fallback;
+  return { ...fallback, ...(JSON.parse(env.DEFAULT_MODELS) as Record<number, string>) };
+}
+
+export function buildEdgeApp(env: Env, codeVersion: string) {
+  return createApi({
+    models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
+    defaultModels: defaultModels(env),
+    defaultSize: 28,
+    forward: gpuForwarder({
+      url: env.GPU_WORKER_URL,
+      secret: env.GPU_WORKER_SECRET,
+      timeoutMs: Number(env.GPU_TIMEOUT_MS ?? 30_000),
+    }),
+    gpuMinSize: 256,
+    runtime: `workerd + ${webRuntime.name}`,
+    codeVersion,
+  });
+}

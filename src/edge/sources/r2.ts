@@ -1,0 +1,35 @@
+import type { BlobSource } from '../../shared/registry/blob-source.js';
+
+/** The registry bucket through a Workers R2 binding (production). */
+export function r2Source(bucket: R2Bucket, label = 'R2'): BlobSource {
+  return {
+    label,
+    async get(key) {
+      const object = await bucket.get(key);
+      if (!object) return undefined;
+      let used = false;
+      return {
+        size: object.size,
+        etag: object.etag,
+        body: () => {
+          used = true;
+          return object.body as ReadableStream<Uint8Array>;
+        },
+        bytes: async () => {
+          if (used) throw new Error(`${key}: body already read`);
+          return new Uint8Array(await object.arrayBuffer());
+        },
+      };
+    },
+    async list(prefix) {
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await bucket.list({ prefix, ...(cursor ? { cursor } : {}) });
+        for (const o of page.objects) keys.push(o.key);
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return keys;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import { CvaeError } from '../errors.js';
+
+/**
+ * Every error leaves the API as `{"error":{"code","message"}}`. Input problems are 4xx with the
+ * code that says which; only a fault of ours is a 500 (logged, message kept generic).
+ */
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  bad_model_id: 400,
+  bad_version: 400,
+  unsupported_size: 400,
+  unsupported_model: 400,
+  prompt_no_class: 400,
+  prompt_ambiguous: 400,
+  prompt_too_long: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  model_not_found: 404,
+  file_not_found: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  model_integrity: 502,
+  gpu_unavailable: 503,
+  gpu_timeout: 504,
+};
+
+export function statusFor(code: string): ContentfulStatusCode {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
+export function errorJson(code: string, message: string, details?: Record<string, unknown>) {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
+
+export function errorResponse(c: Context, code: string, message: string, details?: Record<string, unknown>) {
+  return c.json(errorJson(code, message, details), statusFor(code));
+}
+
+/** zod issues as one readable line: "n: Too big: expected number to be <=16; prompt: Required". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const path = i.path.join('.');
+      const message =
+        i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}` : i.message;
+      return path ? `${path}: ${message}` : message;
+    })
+    .join('; ');
+}
+
+/** Hono's onError: known errors keep their code; anything else is a logged 500. */
+export function handleError(error: Error, c: Context) {
+  if (error instanceof CvaeError) return errorResponse(c, error.code, error.message, error.details);
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    if (status === 400 && /JSON/i.test(error.message)) {
+      return errorResponse(c, 'invalid_json', 'The request body is not valid JSON.');
+    }
+    if (status === 415) {
+      return errorResponse(c, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.');
+    }
+    const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : 'invalid_request';
+    return c.json(errorJson(code, error.message || 'Bad request'), status);
+  }
+  console.error('internal error', error);
+  return errorResponse(c, 'internal_error', 'Something went wrong on our side; the error was logged.');
+}

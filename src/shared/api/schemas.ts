@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { manifestSchema } from '../manifest.js';
+
+/**
+ * The public API's request and response bodies. Validated with zod at the edge and in
+ * `cvae serve`; /openapi.json is generated from these same schemas (`.meta` carries the docs).
+ */
+export const MAX_PROMPT_CHARS = 1000;
+export const MAX_IMAGES = 16;
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'prompt_no_class' }),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const generationRequestSchema = z
+  .strictObject({
+    prompt: z
+      .string()
+      .trim()
+      .min(1, 'prompt is empty')
+      .max(MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`)
+      .meta({ description: 'What to draw, e.g. "Make a dress".', example: 'Make a dress' }),
+    model: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}(@[0-9A-Za-z][0-9A-Za-z._-]{0,62})?$/, 'model is "<id>" or "<id>@<version>"')
+      .optional()
+      .meta({ description: 'Model id, optionally pinned: "fashion-conv@v1". Default: the model for `size`.' }),
+    n: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_IMAGES)
+      .default(1)
+      .meta({ description: `Number of images, 1–${MAX_IMAGES}.` }),
+    size: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'Image side in pixels (28, 64, 128, 256). 256 is generated on the GPU worker.' }),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(0xffffffff)
+      .optional()
+      .meta({ description: 'Seed for the latent noise; image i uses seed + i. Random (and echoed) when absent.' }),
+    response_format: z
+      .enum(['b64_json', 'png'])
+      .default('b64_json')
+      .meta({ description: '"png" (or Accept: image/png) returns the image itself, a grid for n > 1.' }),
+  })
+  .meta({ id: 'GenerationRequest' });
+
+export type GenerationRequest = z.infer<typeof generationRequestSchema>;
+
+export const conditionSchema = z
+  .discriminatedUnion('type', [
+    z.object({
+      type: z.literal('class'),
+      classIndex: z.number().int(),
+      className: z.string(),
+      matched: z.string().meta({ description: 'the words of the prompt that chose the class' }),
+      synonym: z.string(),
+    }),
+    z.object({ type: z.literal('text'), sentences: z.array(z.string()) }),
+  ])
+  .meta({ id: 'Condition', description: 'How the prompt was read.' });
+
+export const generationResponseSchema = z
+  .object({
+    created: z.number().int().meta({ description: 'Unix seconds' }),
+    model: z.object({ id: z.string(), version: z.string() }),
+    data: z.array(z.object({ b64_json: z.string().meta({ description: 'PNG, base64' }), seed: z.number().int() })),
+    condition: conditionSchema,
+  })
+  .meta({ id: 'GenerationResponse' });
+
+export type GenerationResponse = z.infer<typeof generationResponseSchema>;
+
+export const modelSummarySchema = z
+  .object({
+    id: z.string(),
+    latest: z.string().optional(),
+    versions: z.array(z.string()),
+    task: manifestSchema.shape.task.optional(),
+    description: z.string().optional(),
+    image: z.object({ height: z.number(), width: z.number(), channels: z.number() }).optional(),
+    serving: z.enum(['edge', 'gpu']).optional(),
+    metrics: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'ModelSummary' });
+
+export const modelListSchema = z.object({ data: z.array(modelSummarySchema) }).meta({ id: 'ModelList' });
+
+export const modelDetailSchema = z
+  .object({
+    id: z.string(),
+    latest: z.string().optional(),
+    versions: z.array(z.string()),
+    manifest: z.record(z.string(), z.unknown()).meta({ description: 'manifest.json of the requested version' }),
+  })
+  .meta({ id: 'ModelDetail' });
+
+export const healthSchema = z
+  .object({ ok: z.boolean(), runtime: z.string(), version: z.string() })
+  .meta({ id: 'Health' });

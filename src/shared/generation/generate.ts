@@ -1,0 +1,79 @@
+import type { Tensor } from 'onnxruntime-common';
+import { CvaeError } from '../errors.js';
+import type { ImageBatch } from '../image/png.js';
+import type { Manifest } from '../manifest.js';
+import { parsePrompt } from '../prompt/parse-prompt.js';
+import { createRng, normalArray } from '../random.js';
+import type { ModelCache } from './model-cache.js';
+
+/**
+ * Prompt + seed → images, the same on the edge (onnxruntime-web) and in `cvae serve`/`cvae generate`
+ * (onnxruntime-node).
+ *
+ * Seeds: image i of a request with seed s is drawn with seed (s + i) mod 2^32, z = n standard
+ * normals from src/shared/random.ts (xoshiro128** + Box–Muller). Each image's seed is returned,
+ * so any single image can be drawn again alone with n = 1.
+ */
+export const MAX_SEED = 0xffffffff;
+
+export type Condition =
+  | { type: 'class'; classIndex: number; className: string; matched: string; synonym: string }
+  | { type: 'text'; sentences: string[] };
+
+export interface Generation {
+  batch: ImageBatch;
+  seeds: number[];
+  condition: Condition;
+}
+
+export function imageSeeds(seed: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (seed + i) >>> 0);
+}
+
+/** The latent noise for a list of seeds, one row of `latentDim` per seed. */
+export function latentNoise(seeds: readonly number[], latentDim: number): Float32Array {
+  const z = new Float32Array(seeds.length * latentDim);
+  seeds.forEach((s, i) => {
+    z.set(normalArray(createRng(s), latentDim), i * latentDim);
+  });
+  return z;
+}
+
+/** Reads the prompt the way the model is conditioned (short text: a class from its labels). */
+export function readCondition(manifest: Manifest, prompt: string): Condition {
+  if (manifest.task === 'short-text') {
+    const reading = parsePrompt(prompt, manifest.labels ?? []);
+    return { type: 'class', ...reading };
+  }
+  throw new CvaeError(
+    'unsupported_model',
+    `${manifest.id} is a ${manifest.task} model; this server generates with short-text models only`,
+  );
+}
+
+export async function generateImages(
+  models: ModelCache,
+  manifest: Manifest,
+  request: { prompt: string; n: number; seed: number },
+): Promise<Generation> {
+  const { image, latentDim } = manifest;
+  if (!image || !latentDim) throw new CvaeError('unsupported_model', `${manifest.id} does not generate images`);
+  const condition = readCondition(manifest, request.prompt);
+  const seeds = imageSeeds(request.seed, request.n);
+  const rt = models.runtime;
+  const decoder = await models.session(manifest, 'decoder.onnx');
+  const feeds: Record<string, Tensor> = { z: rt.float32(latentNoise(seeds, latentDim), [request.n, latentDim]) };
+  if (condition.type === 'class') {
+    feeds.label = rt.int64(new BigInt64Array(request.n).fill(BigInt(condition.classIndex)), [request.n]);
+  }
+  const out = await decoder.run(feeds);
+  const tensor = out.image;
+  if (!tensor)
+    throw new CvaeError('model_integrity', `${manifest.id}@${manifest.version}: decoder has no 'image' output`);
+  const data = tensor.data as Float32Array;
+  return {
+    batch: { data, n: request.n, channels: image.channels, height: image.height, width: image.width },
+    seeds,
+    condition,
+  };
+}

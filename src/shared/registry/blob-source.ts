@@ -1,0 +1,56 @@
+/**
+ * Read access to the registry's bucket, the one seam between the registry logic and storage.
+ * Adapters: R2 binding and S3 over HTTP (src/edge/sources), files bundled into the edge, a local
+ * folder or the S3 SDK store (src/worker/registry).
+ */
+export interface BlobObject {
+  size: number;
+  /** storage's entity tag, unquoted, when it has one */
+  etag?: string;
+  /** streams the object; call once */
+  body(): ReadableStream<Uint8Array>;
+  bytes(): Promise<Uint8Array>;
+}
+
+export interface BlobSource {
+  /** bucket/endpoint, for messages */
+  readonly label: string;
+  /** undefined when the object does not exist */
+  get(key: string): Promise<BlobObject | undefined>;
+  /** every key under a prefix */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** A BlobObject over bytes already in memory. */
+export function bytesObject(bytes: Uint8Array, etag?: string): BlobObject {
+  return {
+    size: bytes.byteLength,
+    ...(etag ? { etag } : {}),
+    body: () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes);
+          controller.close();
+        },
+      }),
+    bytes: async () => bytes,
+  };
+}
+
+/** Reads from each source in turn: the first that has a key wins; listings are merged. */
+export function layeredSource(...sources: BlobSource[]): BlobSource {
+  return {
+    label: sources.map((s) => s.label).join(' + '),
+    async get(key) {
+      for (const s of sources) {
+        const found = await s.get(key);
+        if (found) return found;
+      }
+      return undefined;
+    },
+    async list(prefix) {
+      const all = await Promise.all(sources.map((s) => s.list(prefix)));
+      return [...new Set(all.flat())].sort();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Manifest } from '../manifest.js';
+import { type BlobSource, bytesObject } from './blob-source.js';
+import { latestKey, MANIFEST_FILE, objectKey } from './layout.js';
+
+/**
+ * Model packages (a manifest and a way to read its files) seen as a registry bucket: each package
+ * is its version, and the highest version of an id is its `latest`. Used for the model bundled
+ * into the edge and for package folders on disk (`cvae serve --models models`).
+ */
+export interface ModelPackage {
+  manifest: Manifest;
+  /** the file's bytes, or undefined if this package does not carry it (e.g. encoder at the edge) */
+  load(name: string): Promise<Uint8Array | undefined>;
+}
+
+export function packageSource(label: string, packages: ModelPackage[]): BlobSource {
+  const objects = new Map<string, () => Promise<Uint8Array | undefined>>();
+  const latest = new Map<string, string>();
+  for (const p of packages) {
+    const { id, version } = p.manifest;
+    const manifestBytes = new TextEncoder().encode(JSON.stringify(p.manifest));
+    objects.set(objectKey(id, version, MANIFEST_FILE), async () => manifestBytes);
+    for (const f of p.manifest.files) objects.set(objectKey(id, version, f.name), () => p.load(f.name));
+    const current = latest.get(id);
+    if (current === undefined || current.localeCompare(version, 'en', { numeric: true }) < 0) latest.set(id, version);
+  }
+  for (const [id, version] of latest) {
+    const alias = new TextEncoder().encode(JSON.stringify({ version }));
+    objects.set(latestKey(id), async () => alias);
+  }
+  return {
+    label,
+    async get(key) {
+      const bytes = await objects.get(key)?.();
+      return bytes ? bytesObject(bytes) : undefined;
+    },
+    async list(prefix) {
+      return [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+    },
+  };
+}

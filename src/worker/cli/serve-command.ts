@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { MODELS_DIR } from '../eval/classifier-store.js';
+import { objectStoreSource } from '../registry/registry.js';
+import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
+import { startServer } from '../serve/server.js';
+import { intOption } from './options.js';
+
+/** `cvae serve`: the generation API on Node (the GPU worker behind the edge, or a local server). */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the generation API with onnxruntime-node (CUDA when present, else CPU)')
+    .option('--port <n>', 'port', intOption(0), 8788)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--models <dir>', 'model package folders', MODELS_DIR)
+    .option('--registry', 'also read models from the S3 registry ($CVAE_S3_BUCKET, …), before --models')
+    .option(
+      '--secret-env <name>',
+      'environment variable holding the shared secret the edge sends (unset: no auth)',
+      'CVAE_SERVE_SECRET',
+    )
+    .action(async (flags: { port: number; host: string; models: string; registry?: boolean; secretEnv: string }) => {
+      const secret = process.env[flags.secretEnv];
+      const server = await startServer({
+        port: flags.port,
+        host: flags.host,
+        modelsDir: flags.models,
+        ...(flags.registry ? { registry: objectStoreSource(s3Store(s3ConfigFromEnv())) } : {}),
+        ...(secret ? { secret } : {}),
+      });
+      console.error(
+        `cvae serve: ${server.url} (models: ${flags.registry ? 'registry + ' : ''}${flags.models}; ${secret ? 'generation needs the shared secret' : 'no auth'})`,
+      );
+      const stop = () => {
+        console.error('cvae serve: stopping');
+        server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BlobSource } from '../../shared/registry/blob-source.js';
+import { MANIFEST_FILE } from '../../shared/registry/layout.js';
+import { type ModelPackage, packageSource } from '../../shared/registry/package-source.js';
+import { readManifest } from './package.js';
+
+/**
+ * Package folders on disk as a registry: `<root>/<id>/manifest.json` (as in the repository's
+ * models/) or `<root>/<id>/<version>/manifest.json` (as `cvae models pull` writes). Manifests are
+ * read once; files are read when asked for.
+ */
+export async function folderSource(root: string): Promise<BlobSource> {
+  const dirs: string[] = [];
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const dir = join(root, entry.name);
+    if (existsSync(join(dir, MANIFEST_FILE))) dirs.push(dir);
+    else {
+      for (const sub of await readdir(dir, { withFileTypes: true })) {
+        if (sub.isDirectory() && existsSync(join(dir, sub.name, MANIFEST_FILE))) dirs.push(join(dir, sub.name));
+      }
+    }
+  }
+  const packages: ModelPackage[] = [];
+  for (const dir of dirs) {
+    // sizes and sha256 are checked when a file is loaded (ModelCache), not for every folder here
+    const manifest = await readManifest(dir).catch((error: Error) => {
+      console.warn(`skipping ${dir}: ${error.message}`);
+      return undefined;
+    });
+    if (!manifest) continue;
+    packages.push({
+      manifest,
+      load: async (name) => (existsSync(join(dir, name)) ? new Uint8Array(await readFile(join(dir, name))) : undefined),
+    });
+  }
+  return packageSource(`folder ${root}`, packages);
+}

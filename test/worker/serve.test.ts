@@ -1,0 +1,82 @@
+import { decode } from 'fast-png';
+import * as ortWeb from 'onnxruntime-web';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../../src/shared/api/app.js';
+import { ModelCache } from '../../src/shared/generation/model-cache.js';
+import type { OnnxRuntime } from '../../src/shared/generation/runtime.js';
+import { RegistryReader } from '../../src/shared/registry/reader.js';
+import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { folderSource } from '../../src/worker/registry/folder-source.js';
+import { type RunningServer, startServer } from '../../src/worker/serve/server.js';
+
+// `cvae serve` (the GPU worker's API) over real HTTP, on onnxruntime-node.
+let server: RunningServer;
+beforeAll(async () => {
+  server = await startServer({ port: 0, host: '127.0.0.1', modelsDir: MODELS_DIR, secret: 's3cret' });
+});
+afterAll(() => server.close());
+
+const generate = (body: unknown, secret: string | null = 's3cret') =>
+  fetch(`${server.url}/v1/images/generations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+    body: JSON.stringify(body),
+  });
+
+type Body = { data: { b64_json: string; seed: number }[]; condition: { className: string } };
+const pngs = (body: Body) => body.data.map((d) => Buffer.from(d.b64_json, 'base64'));
+
+describe('cvae serve', () => {
+  it('generates with the bundled model behind the shared secret', async () => {
+    const res = await generate({ prompt: 'ankle boots', n: 3, seed: 4 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Body;
+    expect(body.condition.className).toBe('Ankle boot');
+    expect(body.data.map((d) => d.seed)).toEqual([4, 5, 6]);
+    for (const png of pngs(body)) expect(decode(png).width).toBe(28);
+    expect((await generate({ prompt: 'ankle boots' }, null)).status).toBe(401);
+    expect((await generate({ prompt: 'ankle boots' }, 'nope')).status).toBe(403);
+    // everything but generation is open, as at the edge
+    expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
+  });
+
+  it('matches the edge engine (onnxruntime-web) pixel for pixel on most images', async () => {
+    const webRuntime: OnnxRuntime = {
+      name: 'web',
+      createSession: (bytes) => ortWeb.InferenceSession.create(bytes),
+      float32: (d, dims) => new ortWeb.Tensor('float32', d, dims),
+      int64: (d, dims) => new ortWeb.Tensor('int64', d, dims),
+    };
+    const web = createApi({
+      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), webRuntime),
+      defaultModels: { 28: 'fashion-conv' },
+      defaultSize: 28,
+      runtime: 'web',
+      codeVersion: 'test',
+    });
+    const request = { prompt: 'a shirt', n: 16, seed: 100 };
+    const fromNode = pngs((await (await generate(request)).json()) as Body);
+    const fromWeb = pngs(
+      (await (
+        await web.request('/v1/images/generations', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(request),
+        })
+      ).json()) as Body,
+    );
+    // Different CPU kernels (MLAS native vs wasm SIMD) may round a pixel differently at x.5/255;
+    // no pixel may differ by more than one level.
+    let differing = 0;
+    fromNode.forEach((png, i) => {
+      const a = decode(png).data;
+      const b = decode(fromWeb[i] as Buffer).data;
+      for (let p = 0; p < a.length; p++) {
+        const d = Math.abs((a[p] as number) - (b[p] as number));
+        expect(d).toBeLessThanOrEqual(1);
+        if (d) differing++;
+      }
+    });
+    expect(differing).toBeLessThan(16 * 784 * 0.01);
+  });
+});

@@ -2,7 +2,7 @@ import { createApi } from '../shared/api/app.js';
 import { ModelCache } from '../shared/generation/model-cache.js';
 import { type BlobSource, layeredSource } from '../shared/registry/blob-source.js';
 import { RegistryReader } from '../shared/registry/reader.js';
-import { gpuForwarder } from './forward.js';
+import { gpuEmbedder, gpuForwarder } from './forward.js';
 import { webRuntime } from './runtime/ort-web.js';
 import { bundledSource } from './sources/bundled.js';
 import { r2Source } from './sources/r2.js';
@@ -27,6 +27,8 @@ export interface Env {
   GPU_WORKER_URL?: string;
   GPU_WORKER_SECRET?: string;
   GPU_TIMEOUT_MS?: string;
+  /** where long-text prompts are embedded: "edge" (default; the text encoder runs in the isolate) or "gpu" */
+  TEXT_ENCODER?: string;
   /** JSON, image size → default model id, e.g. {"28":"fashion-conv","64":"coco-64-concat"} */
   DEFAULT_MODELS?: string;
 }
@@ -57,15 +59,17 @@ export function defaultModels(env: Env): Record<number, string> {
 }
 
 export function buildEdgeApp(env: Env, codeVersion: string) {
+  const gpu = {
+    url: env.GPU_WORKER_URL,
+    secret: env.GPU_WORKER_SECRET,
+    timeoutMs: Number(env.GPU_TIMEOUT_MS ?? 30_000),
+  };
   return createApi({
+    ...(env.TEXT_ENCODER === 'gpu' ? { embed: gpuEmbedder(gpu) } : {}),
     models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
     defaultModels: defaultModels(env),
     defaultSize: 28,
-    forward: gpuForwarder({
-      url: env.GPU_WORKER_URL,
-      secret: env.GPU_WORKER_SECRET,
-      timeoutMs: Number(env.GPU_TIMEOUT_MS ?? 30_000),
-    }),
+    forward: gpuForwarder(gpu),
     gpuMinSize: 256,
     runtime: `workerd + ${webRuntime.name}`,
     codeVersion,

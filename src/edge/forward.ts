@@ -1,5 +1,7 @@
 import { errorJson } from '../shared/api/errors.js';
 import type { GenerationRequest } from '../shared/api/schemas.js';
+import { CvaeError } from '../shared/errors.js';
+import type { EmbedText } from '../shared/generation/generate.js';
 
 /**
  * Sends a generation request to the GPU worker's identical route (`cvae serve`) and streams its
@@ -57,5 +59,46 @@ export function gpuForwarder(config: GpuConfig, fetcher: typeof fetch = (input, 
     const out = new Headers(response.headers);
     out.set('x-cvae-served-by', 'gpu-worker');
     return new Response(response.body, { status: response.status, headers: out });
+  };
+}
+
+/**
+ * Long-text prompts embedded by the GPU worker's /v1/embeddings (TEXT_ENCODER=gpu): for when the
+ * full CLIP text encoder does not fit an isolate's memory next to the decoder.
+ */
+export function gpuEmbedder(config: GpuConfig, fetcher: typeof fetch = (input, init) => fetch(input, init)): EmbedText {
+  return async (model, text) => {
+    if (!config.url) throw new CvaeError('gpu_unavailable', 'Text embedding needs the GPU worker; none is configured.');
+    let response: Response;
+    try {
+      response = await fetcher(new URL('/v1/embeddings', config.url).toString(), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(config.secret ? { authorization: `Bearer ${config.secret}` } : {}),
+        },
+        body: JSON.stringify({ input: text, model }),
+        signal: AbortSignal.timeout(config.timeoutMs),
+      });
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new CvaeError('gpu_timeout', `The GPU worker did not embed the text within ${config.timeoutMs} ms.`);
+      }
+      throw new CvaeError('gpu_unavailable', 'The GPU worker cannot be reached to embed the text; try again shortly.');
+    }
+    const body = (await response.json()) as {
+      data?: { embedding: number[] }[];
+      sentences?: string[];
+      error?: { code: string; message: string };
+    };
+    if (!response.ok || !body.data?.[0]) {
+      // the worker's own 4xx (e.g. empty text) is the caller's problem, anything else ours
+      if (response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403) {
+        throw new CvaeError(body.error?.code ?? 'invalid_request', body.error?.message ?? 'The text was refused.');
+      }
+      throw new CvaeError('gpu_unavailable', `The GPU worker could not embed the text (HTTP ${response.status}).`);
+    }
+    return { embedding: Float32Array.from(body.data[0].embedding), sentences: body.sentences ?? [], truncated: 0 };
   };
 }

@@ -3,13 +3,15 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { CvaeError } from '../errors.js';
-import { generateImages } from '../generation/generate.js';
+import { type EmbedText, generateImages, localEmbedder } from '../generation/generate.js';
 import type { ModelCache } from '../generation/model-cache.js';
 import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
 import type { Manifest } from '../manifest.js';
 import { contentType, MANIFEST_FILE } from '../registry/layout.js';
 import { describeIssues, errorResponse, handleError } from './errors.js';
 import {
+  embeddingRequestSchema,
+  embeddingResponseSchema,
   errorBodySchema,
   type GenerationRequest,
   generationRequestSchema,
@@ -38,6 +40,8 @@ export interface ApiDeps {
   /** e.g. "workerd + onnxruntime-web (wasm)" */
   runtime: string;
   codeVersion: string;
+  /** how long text becomes an embedding; default: the text encoder from the registry, here */
+  embed?: EmbedText;
   /** random seeds for requests without one; tests inject a fixed source */
   randomSeed?: () => number;
 }
@@ -70,6 +74,14 @@ const generationRoute = createRoute({
     503: json(errorBodySchema, 'GPU worker unavailable (Retry-After says when to retry)'),
     504: json(errorBodySchema, 'GPU worker too slow'),
   },
+});
+
+const embeddingRoute = createRoute({
+  method: 'post',
+  path: '/v1/embeddings',
+  summary: 'CLIP text embedding: sentences embedded and averaged',
+  request: { body: { content: { 'application/json': { schema: embeddingRequestSchema } }, required: true } },
+  responses: { 200: json(embeddingResponseSchema, 'The embedding'), ...errorResponses },
 });
 
 const modelParam = z.string().meta({ param: { name: 'id', in: 'path' }, example: 'fashion-conv' });
@@ -161,7 +173,12 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const manifest = await resolveModel(deps, request);
     if (deps.forward && manifest.serving === 'gpu') return deps.forward(resolved, accept) as never;
 
-    const generation = await generateImages(deps.models, manifest, { prompt: request.prompt, n: request.n, seed });
+    const generation = await generateImages(
+      deps.models,
+      manifest,
+      { prompt: request.prompt, n: request.n, seed },
+      deps.embed ?? localEmbedder(deps.models),
+    );
     const headers = {
       'x-cvae-model': `${manifest.id}@${manifest.version}`,
       'x-cvae-seed': String(seed),
@@ -185,6 +202,23 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       },
       200,
       headers,
+    );
+  });
+
+  app.openapi(embeddingRoute, async (c) => {
+    const { input, model } = c.req.valid('json');
+    const manifest = await deps.models.manifest(model);
+    if (manifest.task !== 'text-encoder') {
+      throw new CvaeError('unsupported_model', `${model} is a ${manifest.task} model, not a text encoder`);
+    }
+    const { embedding, sentences } = await (await deps.models.textEncoder(model)).embed(input);
+    return c.json(
+      {
+        model: { id: manifest.id, version: manifest.version },
+        data: [{ index: 0, embedding: Array.from(embedding) }],
+        sentences,
+      },
+      200,
     );
   });
 

@@ -40,7 +40,8 @@ export function errorJson(code: string, message: string, details?: Record<string
 }
 
 export function errorResponse(c: Context, code: string, message: string, details?: Record<string, unknown>) {
-  return c.json(errorJson(code, message, details), statusFor(code));
+  const headers: Record<string, string> = code === 'gpu_unavailable' ? { 'retry-after': '10' } : {};
+  return c.json(errorJson(code, message, details), statusFor(code), headers);
 }
 
 /** zod issues as one readable line: "n: Too big: expected number to be <=16; prompt: Required". */

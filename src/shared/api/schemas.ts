@@ -111,3 +111,27 @@ export const modelDetailSchema = z
 export const healthSchema = z
   .object({ ok: z.boolean(), runtime: z.string(), version: z.string() })
   .meta({ id: 'Health' });
+
+export const embeddingRequestSchema = z
+  .strictObject({
+    input: z
+      .string()
+      .trim()
+      .min(1, 'input is empty')
+      .max(MAX_PROMPT_CHARS, `input is longer than ${MAX_PROMPT_CHARS} characters`)
+      .meta({ example: 'A red circle at the top left. A blue square below it.' }),
+    model: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a model id')
+      .default('clip-vit-b32-text')
+      .meta({ description: 'Text-encoder model id' }),
+  })
+  .meta({ id: 'EmbeddingRequest' });
+
+export const embeddingResponseSchema = z
+  .object({
+    model: z.object({ id: z.string(), version: z.string() }),
+    data: z.array(z.object({ index: z.number().int(), embedding: z.array(z.number()) })),
+    sentences: z.array(z.string()).meta({ description: 'the sentences embedded and averaged (paper 3.4)' }),
+  })
+  .meta({ id: 'EmbeddingResponse' });

@@ -4,6 +4,7 @@ import type { ImageBatch } from '../image/png.js';
 import type { Manifest } from '../manifest.js';
 import { parsePrompt } from '../prompt/parse-prompt.js';
 import { createRng, normalArray } from '../random.js';
+import type { TextEmbedding } from '../text/text-encoder.js';
 import type { ModelCache } from './model-cache.js';
 
 /**
@@ -39,32 +40,55 @@ export function latentNoise(seeds: readonly number[], latentDim: number): Float3
   return z;
 }
 
-/** Reads the prompt the way the model is conditioned (short text: a class from its labels). */
-export function readCondition(manifest: Manifest, prompt: string): Condition {
+/**
+ * Long text → embedding. Locally: the model's text encoder from the registry. At the edge it may
+ * instead be the GPU worker's /v1/embeddings (when the full encoder does not fit an isolate).
+ */
+export type EmbedText = (textEncoderId: string, text: string) => Promise<TextEmbedding>;
+
+export const localEmbedder =
+  (models: ModelCache): EmbedText =>
+  async (id, text) =>
+    (await models.textEncoder(id)).embed(text);
+
+interface ReadCondition {
+  condition: Condition;
+  /** class index or text embedding, for the decoder's condition input */
+  label?: number;
+  embedding?: Float32Array;
+}
+
+/** Reads the prompt the way the model is conditioned: a class from its labels, or a CLIP embedding. */
+export async function readCondition(manifest: Manifest, prompt: string, embed: EmbedText): Promise<ReadCondition> {
   if (manifest.task === 'short-text') {
     const reading = parsePrompt(prompt, manifest.labels ?? []);
-    return { type: 'class', ...reading };
+    return { condition: { type: 'class', ...reading }, label: reading.classIndex };
   }
-  throw new CvaeError(
-    'unsupported_model',
-    `${manifest.id} is a ${manifest.task} model; this server generates with short-text models only`,
-  );
+  if (manifest.task === 'long-text' && manifest.textEncoder) {
+    const { embedding, sentences } = await embed(manifest.textEncoder, prompt);
+    return { condition: { type: 'text', sentences }, embedding };
+  }
+  throw new CvaeError('unsupported_model', `${manifest.id} is a ${manifest.task} model, not an image generator`);
 }
 
 export async function generateImages(
   models: ModelCache,
   manifest: Manifest,
   request: { prompt: string; n: number; seed: number },
+  embed: EmbedText = localEmbedder(models),
 ): Promise<Generation> {
   const { image, latentDim } = manifest;
   if (!image || !latentDim) throw new CvaeError('unsupported_model', `${manifest.id} does not generate images`);
-  const condition = readCondition(manifest, request.prompt);
+  const { condition, label, embedding } = await readCondition(manifest, request.prompt, embed);
   const seeds = imageSeeds(request.seed, request.n);
   const rt = models.runtime;
   const decoder = await models.session(manifest, 'decoder.onnx');
   const feeds: Record<string, Tensor> = { z: rt.float32(latentNoise(seeds, latentDim), [request.n, latentDim]) };
-  if (condition.type === 'class') {
-    feeds.label = rt.int64(new BigInt64Array(request.n).fill(BigInt(condition.classIndex)), [request.n]);
+  if (label !== undefined) feeds.label = rt.int64(new BigInt64Array(request.n).fill(BigInt(label)), [request.n]);
+  if (embedding) {
+    const rows = new Float32Array(request.n * embedding.length);
+    for (let i = 0; i < request.n; i++) rows.set(embedding, i * embedding.length);
+    feeds.text_embedding = rt.float32(rows, [request.n, embedding.length]);
   }
   const out = await decoder.run(feeds);
   const tensor = out.image;

@@ -1,6 +1,8 @@
+import { tokenizerFromVocabGz } from '../clip/tokenizer-loader.js';
 import { CvaeError } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { RegistryReader } from '../registry/reader.js';
+import { ClipTextEncoder } from '../text/text-encoder.js';
 import { type OnnxRuntime, SerialSession } from './runtime.js';
 
 /** Lowercase hex sha256 with Web Crypto (Workers, Node ≥ 20, browsers). */
@@ -21,6 +23,7 @@ export class ModelCache {
   private readonly manifests = new Map<string, Promise<Manifest>>();
   private readonly latest = new Map<string, { version: string; at: number }>();
   private readonly sessions = new Map<string, Promise<SerialSession>>();
+  private readonly encoders = new Map<string, Promise<ClipTextEncoder>>();
 
   constructor(
     readonly reader: RegistryReader,
@@ -47,16 +50,52 @@ export class ModelCache {
   /** The session for a file of a model version (e.g. decoder.onnx), made once. */
   session(manifest: Manifest, file: string): Promise<SerialSession> {
     return this.remember(this.sessions, `${manifest.id}@${manifest.version}/${file}`, async () => {
-      const { object, sha256 } = await this.reader.file(manifest, file);
-      const bytes = await object.bytes();
-      const actual = await sha256Hex(bytes);
-      if (actual !== sha256) {
-        throw new CvaeError(
-          'model_integrity',
-          `${manifest.id}@${manifest.version}/${file} has sha256 ${actual}, the manifest says ${sha256}; not loading it`,
-        );
+      return new SerialSession(await this.runtime.createSession(await this.checkedBytes(manifest, file)));
+    });
+  }
+
+  private async checkedBytes(manifest: Manifest, file: string): Promise<Uint8Array> {
+    const { object, sha256 } = await this.reader.file(manifest, file);
+    const bytes = await object.bytes();
+    const actual = await sha256Hex(bytes);
+    if (actual !== sha256) {
+      throw new CvaeError(
+        'model_integrity',
+        `${manifest.id}@${manifest.version}/${file} has sha256 ${actual}, the manifest says ${sha256}; not loading it`,
+      );
+    }
+    return bytes;
+  }
+
+  /**
+   * The text encoder a long-text model names (`manifest.textEncoder`): its ONNX file and CLIP
+   * vocabulary from the registry, sha256-checked, made once.
+   */
+  textEncoder(id: string): Promise<ClipTextEncoder> {
+    return this.remember(this.encoders, id, async () => {
+      const manifest = await this.manifest(id);
+      const model = manifest.files.find((f) => f.role === 'text-encoder');
+      const vocab = manifest.files.find((f) => f.role === 'tokenizer');
+      if (!model || !vocab) {
+        throw new CvaeError('model_integrity', `${id}@${manifest.version} lacks a text-encoder or tokenizer file`);
       }
-      return new SerialSession(await this.runtime.createSession(bytes));
+      const [session, vocabBytes] = await Promise.all([
+        this.session(manifest, model.name),
+        this.checkedBytes(manifest, vocab.name),
+      ]);
+      const signature = {
+        input: model.inputs?.[0]?.name ?? 'input_ids',
+        output: model.outputs?.[0]?.name ?? 'text_embeds',
+      };
+      const dim = model.outputs?.[0]?.shape[1];
+      return new ClipTextEncoder(
+        await tokenizerFromVocabGz(vocabBytes),
+        session,
+        this.runtime,
+        typeof dim === 'number' ? dim : 512,
+        4096,
+        signature,
+      );
     });
   }
 

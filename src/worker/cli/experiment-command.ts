@@ -7,6 +7,7 @@ import { chooseExtractors, type ExtractorChoice } from '../eval/extractors.js';
 import { evaluateForTable1, TABLE1_MODELS, type Table1Row, testSet, writeTable1 } from '../experiments/table1.js';
 import { initBackend } from '../tf/backend.js';
 import { addFidOptions, intOption } from './options.js';
+import { registerTable2 } from './table2-command.js';
 import { addTrainOptions, fashionSpec, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-command.js';
 
 /** "fashion-conv=15,fashion-fc=25" → per-model epoch overrides. */
@@ -29,6 +30,7 @@ type Table1Flags = TrainFlags &
 
 export function registerExperiment(program: Command): void {
   const experiment = program.command('experiment').description("reproduce the paper's tables");
+  registerTable2(experiment);
   const table1 = experiment
     .command('table1')
     .description('train fashion-fc and fashion-conv, evaluate on the test set, write table1.md and figures')

@@ -19,7 +19,7 @@ export function createBar(label: string, total: number) {
   );
   bar.start(total, 0, { info: '' });
   return {
-    update(value: number, info: string) {
+    update(value: number, info = '') {
       bar.update(value, { info });
     },
     stop() {

@@ -3,7 +3,7 @@ import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
 import { type FashionMnist, loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
-import { sharedFromLabeled } from '../train/dataset.js';
+import { type SharedDataset, sharedFromLabeled } from '../train/dataset.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
 import { intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
@@ -28,11 +28,21 @@ export async function trainWithProgress(
   fm ??= await loadFashionMnist();
   const split = subset ? takeFirst(fm.train, subset) : fm.train;
   const data = sharedFromLabeled(split.pixels, split.labels, [split.height, split.width, 1], 10);
+  return trainWithBar(spec, data, options, `training images from ${fm.dir}`);
+}
+
+/** Trains with a progress bar per epoch and a line per finished epoch (any dataset). */
+export async function trainWithBar(
+  spec: CvaeSpec,
+  data: SharedDataset,
+  options: TrainOptions,
+  what: string,
+): Promise<TrainResult> {
   let bar: ReturnType<typeof createBar> | undefined;
-  const result = await train(spec, data, options, {
+  return train(spec, data, options, {
     onStart: ({ startEpoch, backend, replicas }) => {
       console.error(
-        `${spec.id}: ${data.count} training images from ${fm.dir}; ${replicas} replica(s) on ${backend.label}` +
+        `${spec.id}: ${data.count} ${what}; ${replicas} replica(s) on ${backend.label}` +
           (startEpoch > 0 ? `; resuming after epoch ${startEpoch}` : ''),
       );
     },
@@ -48,7 +58,6 @@ export async function trainWithProgress(
       );
     },
   });
-  return result;
 }
 
 export function addTrainOptions(cmd: Command): Command {

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -147,9 +147,10 @@ async function gather(
 /** Validates the files and writes a package folder (text-encoder.onnx, the vocabulary, manifest.json). */
 export async function packageClip(
   from: string,
-  opts: { modelFile?: string; version?: string; out?: string } = {},
+  opts: { modelFile?: string; version?: string; out?: string; description?: string } = {},
 ): Promise<{ dir: string; manifest: Manifest }> {
   const dir = opts.out ?? (await mkdtemp(join(tmpdir(), 'clip-package-')));
+  await mkdir(dir, { recursive: true });
   try {
     const { model, vocab } = await gather(from, opts.modelFile, dir);
     const modelBytes = new Uint8Array(await readFile(model));
@@ -163,7 +164,7 @@ export async function packageClip(
       id: CLIP_MODEL_ID,
       version: opts.version ?? defaultVersion(),
       task: 'text-encoder',
-      description: 'CLIP ViT-B/32 text encoder (512-d text embeddings) with its BPE vocabulary',
+      description: opts.description ?? 'CLIP ViT-B/32 text encoder (512-d text embeddings) with its BPE vocabulary',
       files: [
         {
           name: 'text-encoder.onnx',

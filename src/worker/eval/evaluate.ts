@@ -17,6 +17,9 @@ export interface EvalSet {
   count: number;
   shape: [number, number, number];
   classes: number;
+  /** condition rows (text embeddings), instead of one-hot labels */
+  conditions?: Float32Array;
+  conditionSize?: number;
 }
 
 export interface ReconstructionScores {
@@ -71,7 +74,10 @@ export async function runModel(
       const epsPrior = normalArray(rng, n * spec.latentDim);
       const [rec, sampled, gen] = tf.tidy(() => {
         const x = tf.tensor4d(set.images.subarray(start * size, (start + n) * size), [n, ...set.shape]);
-        const c = oneHot(set.labels.subarray(start, start + n) as unknown as number[], set.classes);
+        const cs = set.conditionSize ?? 0;
+        const c = set.conditions
+          ? tf.tensor2d(set.conditions.subarray(start * cs, (start + n) * cs), [n, cs])
+          : oneHot(set.labels.subarray(start, start + n) as unknown as number[], set.classes);
         const opts = { training: false };
         const { mu, logvar } = encode(spec, vars, x, c, opts);
         const zSampled = tf.add(

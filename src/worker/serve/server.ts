@@ -55,7 +55,10 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   });
   const app = new Hono();
   app.onError(handleError);
-  if (opts.secret) app.use('/v1/images/generations', requireSecret(opts.secret));
+  if (opts.secret) {
+    app.use('/v1/images/generations', requireSecret(opts.secret));
+    app.use('/v1/embeddings', requireSecret(opts.secret));
+  }
   app.route('/', api);
   return app;
 }

@@ -13,6 +13,8 @@ export interface SharedDataset {
   conditionSize: number;
   /** class per example where there is one (for figures and accuracy), else empty */
   labels: Uint8Array;
+  /** example → image, when images are shared by several examples (COCO: one per caption) */
+  imageIndex?: Uint32Array;
 }
 
 function shared<T extends Uint8Array | Float32Array>(make: (buffer: SharedArrayBuffer) => T, bytes: number): T {
@@ -44,7 +46,8 @@ export function gatherBatch(data: SharedDataset, indices: ArrayLike<number>) {
   const conditions = new Float32Array(n * data.conditionSize);
   for (let k = 0; k < n; k++) {
     const i = indices[k] as number;
-    const src = data.pixels.subarray(i * size, (i + 1) * size);
+    const img = data.imageIndex ? (data.imageIndex[i] as number) : i;
+    const src = data.pixels.subarray(img * size, (img + 1) * size);
     const base = k * size;
     for (let p = 0; p < size; p++) images[base + p] = (src[p] as number) / 255;
     conditions.set(

@@ -1,0 +1,75 @@
+import type { CvaeSpec, Layer } from './spec.js';
+
+/**
+ * Paper 3.5: convolutional CVAEs with batch norm for COCO at 64, 128 and 256 px, conditioned on a
+ * 512-d CLIP text embedding either by addition (a linear layer resizes the embedding to the
+ * features / the latent and it is added elementwise) or by concatenation, in encoder and decoder.
+ *
+ * Encoder: 3 (64 px) or 4 (128, 256 px) convolutions 4x4/2, each batch norm + ReLU, flattened.
+ * Decoder: a dense projection of (z ⊕ condition) to 8x8 feature maps (batch norm + ReLU), then
+ * 3, 4 or 5 transposed convolutions 4x4/2 (8→…→size), all but the last with batch norm + ReLU,
+ * the last sigmoid. Channel widths are the paper's structure at widths this project's CPU
+ * fallback can train in minutes (16–64 channels); the latent is 128 everywhere.
+ */
+export type CocoSize = 64 | 128 | 256;
+export type CocoJoin = 'add' | 'concat';
+
+export const COCO_SIZES: readonly CocoSize[] = [64, 128, 256];
+export const COCO_JOINS: readonly CocoJoin[] = ['add', 'concat'];
+export const CLIP_EMBEDDING_DIM = 512;
+const LATENT = 128;
+/** width of the projected embedding when it is concatenated */
+const CONCAT_SIZE = 128;
+
+const WIDTHS: Record<CocoSize, { encoder: number[]; decoder: number[] }> = {
+  64: { encoder: [16, 32, 64], decoder: [32, 16] },
+  128: { encoder: [16, 32, 64, 64], decoder: [32, 16, 8] },
+  256: { encoder: [16, 32, 64, 64], decoder: [64, 32, 16, 8] },
+};
+
+const conv = (filters: number): Layer => ({
+  type: 'conv2d',
+  filters,
+  kernel: 4,
+  stride: 2,
+  activation: 'relu',
+  batchNorm: true,
+});
+const deconv = (filters: number, last = false): Layer => ({
+  type: 'conv2dTranspose',
+  filters,
+  kernel: 4,
+  stride: 2,
+  activation: last ? 'sigmoid' : 'relu',
+  ...(last ? {} : { batchNorm: true }),
+});
+
+export const cocoModelId = (size: CocoSize, join: CocoJoin) => `coco-${size}-${join}`;
+
+export function cocoSpec(size: CocoSize, join: CocoJoin): CvaeSpec {
+  const widths = WIDTHS[size];
+  const seed = 64; // channels of the 8x8 map the decoder starts from
+  const condition = join === 'add' ? ({ join: 'add' } as const) : ({ join: 'concat', size: CONCAT_SIZE } as const);
+  return {
+    id: cocoModelId(size, join),
+    description: `Convolutional CVAE with batch norm for ${size}x${size} COCO, CLIP condition by ${join === 'add' ? 'addition' : 'concatenation'} (paper 3.5)`,
+    task: 'long-text',
+    image: { height: size, width: size, channels: 3 },
+    latentDim: LATENT,
+    condition: { type: 'text-embedding', dim: CLIP_EMBEDDING_DIM },
+    encoder: { layers: [...widths.encoder.map(conv), { type: 'flatten' }], condition },
+    decoder: {
+      condition,
+      layers: [
+        { type: 'dense', units: 8 * 8 * seed, activation: 'relu', batchNorm: true },
+        { type: 'reshape', shape: [8, 8, seed] },
+        ...widths.decoder.map((f) => deconv(f)),
+        deconv(3, true),
+      ],
+    },
+  };
+}
+
+export const COCO_ARCHITECTURES: Record<string, CvaeSpec> = Object.fromEntries(
+  COCO_SIZES.flatMap((size) => COCO_JOINS.map((join) => [cocoModelId(size, join), cocoSpec(size, join)])),
+);

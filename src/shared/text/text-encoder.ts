@@ -1,0 +1,80 @@
+import type { ClipTokenizer } from '../clip/tokenizer.js';
+import { CONTEXT_LENGTH } from '../clip/tokenizer.js';
+import { CvaeError } from '../errors.js';
+import type { OnnxRuntime, SerialSession } from '../generation/runtime.js';
+import { splitSentences } from './sentences.js';
+
+/**
+ * Text → one CLIP embedding, as in paper 3.4: the text is split into sentences, each sentence is
+ * tokenized (77 tokens, truncated keeping the end-of-text token) and embedded by the ONNX text
+ * encoder (input_ids int64 [B, 77] → float32 [B, 512]), and the sentence embeddings are averaged.
+ * Sentence embeddings are kept in a small LRU cache: captions and prompts repeat.
+ */
+export interface TextEmbedding {
+  embedding: Float32Array;
+  sentences: string[];
+  /** sentences cut at 77 tokens */
+  truncated: number;
+}
+
+export class ClipTextEncoder {
+  private readonly cache = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly tokenizer: ClipTokenizer,
+    private readonly session: SerialSession,
+    private readonly runtime: OnnxRuntime,
+    readonly dim = 512,
+    private readonly cacheSize = 4096,
+    private readonly names = { input: 'input_ids', output: 'text_embeds' },
+  ) {}
+
+  /** Embeddings of sentences, one row each (no averaging); batched through the model. */
+  async embedSentences(sentences: string[], batchSize = 64): Promise<Float32Array> {
+    const out = new Float32Array(sentences.length * this.dim);
+    const missing: number[] = [];
+    sentences.forEach((s, i) => {
+      const hit = this.cache.get(s);
+      if (hit) {
+        out.set(hit, i * this.dim);
+        this.cache.delete(s); // LRU: re-insert as newest
+        this.cache.set(s, hit);
+      } else missing.push(i);
+    });
+    for (let b = 0; b < missing.length; b += batchSize) {
+      const rows = missing.slice(b, b + batchSize);
+      const texts = rows.map((i) => sentences[i] as string);
+      const ids = this.tokenizer.batch(texts, CONTEXT_LENGTH);
+      const result = await this.session.run({
+        [this.names.input]: this.runtime.int64(ids, [texts.length, CONTEXT_LENGTH]),
+      });
+      const data = result[this.names.output]?.data as Float32Array | undefined;
+      if (!data || data.length !== texts.length * this.dim) {
+        throw new CvaeError('model_integrity', `the text encoder did not return [${texts.length}, ${this.dim}] floats`);
+      }
+      rows.forEach((i, k) => {
+        const row = data.slice(k * this.dim, (k + 1) * this.dim);
+        out.set(row, i * this.dim);
+        this.remember(sentences[i] as string, row);
+      });
+    }
+    return out;
+  }
+
+  async embed(text: string): Promise<TextEmbedding> {
+    const sentences = splitSentences(text);
+    if (sentences.length === 0) throw new CvaeError('invalid_request', 'the text has no words to embed');
+    const rows = await this.embedSentences(sentences);
+    const embedding = new Float32Array(this.dim);
+    for (let s = 0; s < sentences.length; s++)
+      for (let d = 0; d < this.dim; d++) embedding[d] = (embedding[d] as number) + (rows[s * this.dim + d] as number);
+    for (let d = 0; d < this.dim; d++) embedding[d] = (embedding[d] as number) / sentences.length;
+    const truncated = sentences.filter((s) => this.tokenizer.encodeForModel(s).truncated).length;
+    return { embedding, sentences, truncated };
+  }
+
+  private remember(key: string, row: Float32Array) {
+    this.cache.set(key, row);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+  }
+}

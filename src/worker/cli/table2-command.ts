@@ -1,0 +1,179 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { COCO_JOINS, COCO_SIZES, type CocoJoin, type CocoSize, cocoSpec } from '../../shared/arch/coco.js';
+import { CvaeError } from '../../shared/errors.js';
+import { ensureGeneratedClip, openClipPackage } from '../clip/local-encoder.js';
+import type { CocoYear, Fit } from '../data/coco.js';
+import { writeSynthCoco } from '../data/synth-coco.js';
+import type { ExtractorChoice } from '../eval/extractors.js';
+import type { FeatureExtractor } from '../eval/feature-extractor.js';
+import { onnxExtractor } from '../eval/onnx-extractor.js';
+import { randomCnnExtractor } from '../eval/random-cnn.js';
+import {
+  evalSetFrom,
+  evaluateForTable2,
+  prepareCocoSplit,
+  type Table2Row,
+  writeTable2,
+} from '../experiments/table2.js';
+import { initBackend } from '../tf/backend.js';
+import { addFidOptions, intOption, numberOption } from './options.js';
+import { createBar } from './progress.js';
+import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithBar } from './train-command.js';
+
+/**
+ * Defaults sized for this project's 2-core CPU fallback (measured: about 60, 23 and 6
+ * (image, caption) pairs/s at 64, 128 and 256 px): the synthetic set's 900 training images × 5
+ * captions, batch 32, these epochs → the six models train in about an hour.
+ */
+export const TABLE2_DEFAULT_EPOCHS: Record<CocoSize, number> = { 64: 6, 128: 2, 256: 1 };
+export const TABLE2_DEFAULT_BATCH = 32;
+export const SYNTH_DEFAULT = { dir: 'data/synth-coco', images: 1000 };
+
+function parseSizeMap(value: string): Partial<Record<CocoSize, number>> {
+  const out: Partial<Record<CocoSize, number>> = {};
+  for (const part of value.split(',').filter(Boolean)) {
+    const [size, n] = part.split('=').map(Number);
+    if (!COCO_SIZES.includes(size as CocoSize) || !Number.isInteger(n) || (n as number) < 1) {
+      throw new CvaeError('bad_option', `--size-epochs: expected size=epochs with size in 64,128,256, got '${part}'`);
+    }
+    out[size as CocoSize] = n as number;
+  }
+  return out;
+}
+
+function parseList<T>(allowed: readonly T[], what: string) {
+  return (value: string): T[] => {
+    const items = value
+      .split(',')
+      .filter(Boolean)
+      .map((v) => (typeof allowed[0] === 'number' ? Number(v) : v) as T);
+    for (const item of items) {
+      if (!allowed.includes(item))
+        throw new CvaeError('bad_option', `${what}: '${item}' is not one of ${allowed.join(', ')}`);
+    }
+    return items;
+  };
+}
+
+type Table2Flags = TrainFlags &
+  ExtractorChoice & {
+    data?: string;
+    year: string;
+    fraction: number;
+    fit: Fit;
+    sizes: CocoSize[];
+    joins: CocoJoin[];
+    sizeEpochs: Partial<Record<CocoSize, number>>;
+    clip?: string;
+    vocab?: string;
+    out: string;
+    evalLimit?: number;
+    synthImages: number;
+  };
+
+export function registerTable2(experiment: Command): void {
+  const cmd = experiment
+    .command('table2')
+    .description('train and evaluate the six COCO CVAEs (64/128/256 px x add/concat) and write table2.md + figures')
+    .option('--data <dir>', `COCO folder (default: the synthetic set in ${SYNTH_DEFAULT.dir}, generated if missing)`)
+    .addOption(new Option('--year <year>', 'COCO layout year').choices(['2014', '2017']).default('2017'))
+    .option('--fraction <x>', 'share of the images to use (the paper: about 0.2 of COCO)', numberOption(0), 1)
+    .addOption(new Option('--fit <how>', 'crop to square (centre) or pad').choices(['crop', 'pad']).default('crop'))
+    .option('--sizes <list>', 'image sizes', parseList(COCO_SIZES, '--sizes'), [...COCO_SIZES])
+    .option('--joins <list>', 'conditioning methods', parseList(COCO_JOINS, '--joins'), [...COCO_JOINS])
+    .option(
+      '--size-epochs <list>',
+      `epochs per size (default ${Object.entries(TABLE2_DEFAULT_EPOCHS)
+        .map(([s, e]) => `${s}=${e}`)
+        .join(',')}; overrides --epochs)`,
+      parseSizeMap,
+      {},
+    )
+    .option('--clip <dir>', 'CLIP text-encoder package (default: the generated ViT-B/32-size graph, seed 1)')
+    .option('--vocab <file>', "CLIP's bpe_simple_vocab_16e6.txt.gz for the generated encoder")
+    .option('--out <dir>', 'run folder', 'runs/table2')
+    .option('--eval-limit <n>', 'validation images to score (default: all)', intOption(2))
+    .option(
+      '--synth-images <n>',
+      'images in the synthetic set when it is generated',
+      intOption(10),
+      SYNTH_DEFAULT.images,
+    );
+  addFidOptions(addTrainOptions(cmd));
+  // small datasets: smaller batches give the optimiser more steps per epoch
+  cmd.setOptionValueWithSource('batchSize', TABLE2_DEFAULT_BATCH, 'default');
+  cmd.action(async (flags: Table2Flags) => {
+    const dataDir = flags.data ?? SYNTH_DEFAULT.dir;
+    const year = Number(flags.year) as CocoYear;
+    if (!flags.data && !existsSync(join(dataDir, 'annotations'))) {
+      console.error(`no --data given: generating the synthetic COCO-format set in ${dataDir}…`);
+      const bar = createBar('synth-coco', flags.synthImages);
+      await writeSynthCoco({ out: dataDir, images: flags.synthImages, onImage: (d) => bar.update(d) });
+      bar.stop();
+    }
+    await initBackend();
+    const clipDir = flags.clip ?? (await ensureGeneratedClip('full', 1, flags.vocab));
+    const { encoder, manifest: clipManifest, key } = await openClipPackage(clipDir);
+    const rows: Table2Row[] = [];
+    for (const size of flags.sizes) {
+      let bar: ReturnType<typeof createBar> | undefined;
+      let stage = '';
+      const onProgress = (s: string, done: number, total: number) => {
+        if (s !== stage) {
+          bar?.stop();
+          stage = s;
+          bar = createBar(s, total);
+        }
+        bar?.update(done);
+      };
+      const common = {
+        dir: dataDir,
+        year,
+        fraction: flags.fraction,
+        seed: flags.seed,
+        size,
+        fit: flags.fit,
+        cacheRoot: join(dataDir, '.cvae-cache'),
+        encoder,
+        encoderKey: key,
+        onProgress,
+      };
+      const train = await prepareCocoSplit({ ...common, split: 'train' });
+      const val = await prepareCocoSplit({ ...common, split: 'val', fraction: 1 });
+      bar?.stop();
+      const set = evalSetFrom(val, flags.evalLimit);
+      const extractor: FeatureExtractor =
+        (flags.fidOnnx ?? process.env.CVAE_FID_ONNX)
+          ? await onnxExtractor((flags.fidOnnx ?? process.env.CVAE_FID_ONNX) as string, {
+              normalize: flags.fidNormalize,
+            })
+          : randomCnnExtractor(size);
+      for (const join_ of flags.joins) {
+        const spec = cocoSpec(size, join_);
+        const epochs =
+          flags.sizeEpochs[size] ?? (process.argv.includes('--epochs') ? flags.epochs : TABLE2_DEFAULT_EPOCHS[size]);
+        const dir = join(flags.out, spec.id);
+        const options = trainOptionsFrom({ ...flags, epochs }, dir);
+        const result = await trainWithBar(
+          spec,
+          train.dataset,
+          options,
+          `(image, caption) pairs from ${train.images} images in ${dataDir}`,
+        );
+        console.error(`${spec.id}: evaluating on ${set.count} validation images…`);
+        rows.push(await evaluateForTable2(size, join_, result, options, set, extractor, encoder, dir));
+      }
+      extractor.dispose();
+    }
+    const note =
+      `Command: \`cvae experiment table2 ${process.argv.slice(4).join(' ')}\`. Data: ${dataDir} (${flags.data ? 'COCO layout' : 'synthetic COCO-format scenes, `cvae datasets synth-coco`'}), fraction ${flags.fraction}, ${flags.fit}. ` +
+      `Text encoder: ${clipManifest.id}@${clipManifest.version} (${clipManifest.description}). ` +
+      `FID extractor: ${rows[0]?.report.fidExtractor ?? 'n/a'}. Validation images: ${rows[0]?.report.count ?? 0}.`;
+    const path = await writeTable2(flags.out, rows, note);
+    console.log(await readFile(path, 'utf8'));
+    console.error(`written: ${path}`);
+  });
+}

@@ -1,0 +1,252 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type CocoJoin, type CocoSize, cocoSpec } from '../../shared/arch/coco.js';
+import { describeCvae } from '../../shared/arch/shapes.js';
+import { createRng, normalArray } from '../../shared/random.js';
+import type { ClipTextEncoder } from '../../shared/text/text-encoder.js';
+import {
+  type CocoYear,
+  cacheKey,
+  captionsPath,
+  type Fit,
+  prepareShards,
+  readCocoCaptions,
+  subsample,
+} from '../data/coco.js';
+import { type CocoData, loadCocoData } from '../data/coco-dataset.js';
+import { type EvalReport, type EvalSet, evaluate, runModel } from '../eval/evaluate.js';
+import type { FeatureExtractor } from '../eval/feature-extractor.js';
+import { writeGrid } from '../eval/figures.js';
+import { decode } from '../model/cvae.js';
+import { createVariables } from '../model/weights.js';
+import type { TrainOptions, TrainResult } from '../train/trainer.js';
+import { formatSeconds } from './table1.js';
+
+/**
+ * Paper Table 2: the six COCO CVAEs (64/128/256 px × add/concat conditioning) trained on COCO
+ * captions with CLIP embeddings, scored on the validation split (MSE as the per-image sum of
+ * squared errors, SSIM, FID with the extractor named), with reconstruction and generation figures.
+ */
+export const PAPER_TABLE2: Record<string, { mse: number; ssim: number; fid: number }> = {
+  'coco-64-add': { mse: 195.2407, ssim: 0.4135, fid: 274.2384 },
+  'coco-64-concat': { mse: 184.841, ssim: 0.4148, fid: 272.1877 },
+  'coco-128-add': { mse: 628.7485, ssim: 0.4725, fid: 231.6987 },
+  'coco-128-concat': { mse: 615.0895, ssim: 0.4615, fid: 299.9901 },
+  'coco-256-add': { mse: 20313.7465, ssim: 0.1746, fid: 237.1675 },
+  'coco-256-concat': { mse: 3656.8606, ssim: 0.4421, fid: 243.7546 },
+};
+
+/** Prompts drawn for the generation figure: colour, shape, size, position, count, background. */
+export const TABLE2_PROMPTS = [
+  'A large red circle at the top left.',
+  'A large blue square at the bottom right.',
+  'A small yellow triangle in the center on a black background.',
+  'Two green circles at the top.',
+  'A large purple square on a white background. It is at the left.',
+  'A orange triangle at the bottom left. A blue circle is at the top right.',
+];
+
+export interface CocoSplitData {
+  data: CocoData;
+  images: number;
+}
+
+export async function prepareCocoSplit(opts: {
+  dir: string;
+  year: CocoYear;
+  split: 'train' | 'val';
+  fraction: number;
+  seed: number;
+  size: number;
+  fit: Fit;
+  cacheRoot: string;
+  encoder: ClipTextEncoder;
+  encoderKey: string;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}): Promise<CocoData> {
+  const all = await readCocoCaptions(opts.dir, opts.year, opts.split);
+  const images = subsample(all, opts.fraction, opts.seed);
+  const prepare = {
+    size: opts.size,
+    fit: opts.fit,
+    cacheRoot: opts.cacheRoot,
+    selection: { year: opts.year, split: opts.split, fraction: opts.fraction, seed: opts.seed, images: images.length },
+    onProgress: (d: number, t: number) => opts.onProgress?.(`${opts.split} images ${opts.size}px`, d, t),
+  };
+  const key = await cacheKey(captionsPath(opts.dir, opts.year, opts.split), prepare);
+  const index = await prepareShards(images, key, prepare);
+  return loadCocoData(index, join(opts.cacheRoot, key), opts.encoder, opts.encoderKey, (d, t) =>
+    opts.onProgress?.(`${opts.split} captions → CLIP`, d, t),
+  );
+}
+
+/** The validation images as an EvalSet, each conditioned on its first caption. */
+export function evalSetFrom(val: CocoData, limit?: number): EvalSet {
+  const d = val.dataset;
+  const [h, w, c] = d.imageShape;
+  const size = h * w * c;
+  const count = Math.min(limit ?? val.images, val.images);
+  const images = new Float32Array(count * size);
+  for (let i = 0; i < images.length; i++) images[i] = (d.pixels[i] as number) / 255;
+  // first example of each image = its first caption
+  const conditions = new Float32Array(count * d.conditionSize);
+  let image = -1;
+  for (let e = 0; e < d.count && image < count - 1; e++) {
+    const img = d.imageIndex ? (d.imageIndex[e] as number) : e;
+    if (img !== image) {
+      image = img;
+      conditions.set(d.conditions.subarray(e * d.conditionSize, (e + 1) * d.conditionSize), img * d.conditionSize);
+    }
+  }
+  return {
+    images,
+    labels: new Uint8Array(count),
+    count,
+    shape: [h, w, c],
+    classes: 0,
+    conditions,
+    conditionSize: d.conditionSize,
+  };
+}
+
+export interface Table2Row {
+  model: string;
+  size: CocoSize;
+  join: CocoJoin;
+  report: EvalReport;
+  epochs: number;
+  trainSeconds: number;
+  imagesPerSecond: number;
+  trainExamples: number;
+  backend: string;
+  figures: { reconstructions: string; generations: string };
+}
+
+export async function evaluateForTable2(
+  size: CocoSize,
+  join_: CocoJoin,
+  training: TrainResult,
+  options: TrainOptions,
+  set: EvalSet,
+  extractor: FeatureExtractor,
+  encoder: ClipTextEncoder,
+  dir: string,
+): Promise<Table2Row> {
+  const spec = cocoSpec(size, join_);
+  await mkdir(dir, { recursive: true });
+  const outputs = await runModel(spec, training.state.values, set, options.seed);
+  const report = await evaluate(outputs, set, extractor, undefined);
+  const cellSize = size * size * 3;
+  const cell = (buf: Float32Array, i: number) => buf.subarray(i * cellSize, (i + 1) * cellSize);
+  const cols = Math.min(8, set.count);
+  const recCells: Float32Array[] = [];
+  for (let c = 0; c < cols; c++) recCells.push(cell(set.images, c));
+  for (let c = 0; c < cols; c++) recCells.push(cell(outputs.reconstructions, c));
+  const scale = size === 64 ? 2 : 1;
+  const reconstructions = join(dir, 'reconstructions.png');
+  await writeGrid(reconstructions, recCells, { rows: 2, cols, height: size, width: size, channels: 3, scale });
+
+  // Generations: one row per prompt, 4 samples each from z ~ N(0, I).
+  const perPrompt = 4;
+  const vars = createVariables(describeCvae(spec).params, training.state.values);
+  const gens: Float32Array[] = [];
+  for (const [p, prompt] of TABLE2_PROMPTS.entries()) {
+    const { embedding } = await encoder.embed(prompt);
+    const cond = new Float32Array(perPrompt * embedding.length);
+    for (let i = 0; i < perPrompt; i++) cond.set(embedding, i * embedding.length);
+    const z = normalArray(createRng(options.seed * 1000 + p), perPrompt * spec.latentDim);
+    const out = tf.tidy(() =>
+      decode(
+        spec,
+        vars,
+        tf.tensor2d(z, [perPrompt, spec.latentDim]),
+        tf.tensor2d(cond, [perPrompt, embedding.length]),
+        {
+          training: false,
+        },
+      ),
+    );
+    const data = (await out.data()) as Float32Array;
+    out.dispose();
+    for (let i = 0; i < perPrompt; i++) gens.push(data.slice(i * cellSize, (i + 1) * cellSize));
+  }
+  tf.dispose(Object.values(vars));
+  const generations = join(dir, 'generations.png');
+  await writeGrid(generations, gens, {
+    rows: TABLE2_PROMPTS.length,
+    cols: perPrompt,
+    height: size,
+    width: size,
+    channels: 3,
+    scale,
+  });
+  const trainSeconds = training.history.reduce((s, h) => s + h.seconds, 0);
+  return {
+    model: spec.id,
+    size,
+    join: join_,
+    report,
+    epochs: training.history.length,
+    trainSeconds,
+    imagesPerSecond: (training.history.length * training.trainExamples) / Math.max(trainSeconds, 1e-9),
+    trainExamples: training.trainExamples,
+    backend: training.backend.label,
+    figures: { reconstructions, generations },
+  };
+}
+
+const f = (x: number, d = 4) => x.toFixed(d);
+
+export function table2Markdown(rows: Table2Row[], note: string): string {
+  const lines = [
+    '# Table 2: COCO-format CVAEs, image size x conditioning (validation split)',
+    '',
+    note,
+    '',
+    '| Model | Size | Conditioning | MSE | MSE (sampled z) | SSIM (Gaussian 11x11) | FID generations | FID reconstructions | Epochs | Train time | Examples/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const p = r.report;
+    lines.push(
+      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${f(p.fidGenerated, 2)} | ${f(p.fidReconstructed, 2)} | ${r.epochs} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
+    );
+  }
+  const bySize = new Map<number, Table2Row[]>();
+  for (const r of rows) bySize.set(r.size, [...(bySize.get(r.size) ?? []), r]);
+  lines.push('', '## Concatenation vs addition', '');
+  for (const [size, pair] of bySize) {
+    const add = pair.find((r) => r.join === 'add');
+    const concat = pair.find((r) => r.join === 'concat');
+    if (!add || !concat) continue;
+    const d = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
+    lines.push(
+      `- ${size}x${size}: concat MSE ${f(concat.report.posteriorMean.mse, 2)} vs add ${f(add.report.posteriorMean.mse, 2)} (${d(add.report.posteriorMean.mse, concat.report.posteriorMean.mse)}), SSIM ${f(concat.report.posteriorMean.ssimGaussian)} vs ${f(add.report.posteriorMean.ssimGaussian)}, FID ${f(concat.report.fidGenerated, 2)} vs ${f(add.report.fidGenerated, 2)}.`,
+    );
+  }
+  lines.push('', '## The paper (Table 2, real COCO)', '', '| Model | MSE | SSIM | FID |', '|---|---|---|---|');
+  for (const [id, p] of Object.entries(PAPER_TABLE2)) lines.push(`| ${id} | ${p.mse} | ${p.ssim} | ${p.fid} |`);
+  lines.push(
+    '',
+    'MSE is the per-image sum of squared pixel errors over all RGB values in [0, 1], decoded from the posterior mean. FIDs from different extractors are not comparable with each other or with the paper (Inception on real COCO).',
+    '',
+    '## Figures',
+    '',
+    `Generation prompts, one row each: ${TABLE2_PROMPTS.map((p) => `"${p}"`).join(', ')}.`,
+    '',
+  );
+  for (const r of rows) {
+    lines.push(
+      `- ${r.model}: [reconstructions (top: originals)](${r.model}/reconstructions.png), [generations](${r.model}/generations.png)`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function writeTable2(dir: string, rows: Table2Row[], note: string): Promise<string> {
+  const path = join(dir, 'table2.md');
+  await writeFile(path, table2Markdown(rows, note));
+  await writeFile(join(dir, 'table2.json'), `${JSON.stringify({ note, rows }, null, 2)}\n`);
+  return path;
+}

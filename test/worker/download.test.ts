@@ -23,6 +23,8 @@ const files = Object.keys(served).map((file) => ({ file, md5: md5(served[file] a
 let server: Server;
 let baseUrl: string;
 const requests: string[] = [];
+const ranges: string[] = [];
+const flakyBody = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251);
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -31,6 +33,20 @@ beforeAll(async () => {
     if (name === 'broken.gz') {
       res.writeHead(200, { 'content-length': '1000' });
       res.write('partial');
+      setTimeout(() => res.destroy(), 50);
+      return;
+    }
+    if (name === 'flaky.gz') {
+      // first request breaks off half way; a Range request gets the rest (206)
+      const body = flakyBody;
+      ranges.push(req.headers.range ?? '');
+      const from = Number(/bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      if (from > 0) {
+        res.writeHead(206, { 'content-length': String(body.length - from) }).end(body.subarray(from));
+        return;
+      }
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.write(body.subarray(0, 100));
       setTimeout(() => res.destroy(), 50);
       return;
     }
@@ -74,11 +90,22 @@ describe('downloadVerified', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('reports HTTP errors and broken connections clearly, leaving nothing behind', async () => {
+  it('reports HTTP errors and broken connections clearly, never placing a partial file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dl-'));
     await expect(downloadVerified(baseUrl, [{ file: 'missing.gz', md5: 'x' }], dir)).rejects.toThrow(/HTTP 404/);
     await expect(downloadVerified(baseUrl, [{ file: 'broken.gz', md5: 'x' }], dir)).rejects.toThrow(/broke off/);
     expect(existsSync(join(dir, 'broken.gz'))).toBe(false);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(dir)).toEqual(['broken.gz.partial']);
+  });
+
+  it('resumes a broken download with a Range request and verifies the whole file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dl-'));
+    const body = flakyBody;
+    const flaky = [{ file: 'flaky.gz', md5: md5(body) }];
+    await expect(downloadVerified(baseUrl, flaky, dir)).rejects.toThrow(/broke off after 100 bytes/);
+    await downloadVerified(baseUrl, flaky, dir);
+    expect(ranges).toEqual(['', 'bytes=100-']);
+    expect(md5(readFileSync(join(dir, 'flaky.gz')))).toBe(md5(body));
+    expect(readdirSync(dir)).toEqual(['flaky.gz']);
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COCO_ARCHITECTURES } from '../../src/shared/arch/coco.js';
 import { FASHION_ARCHITECTURES } from '../../src/shared/arch/fashion.js';
 import { describeCvae } from '../../src/shared/arch/shapes.js';
 import type { CvaeSpec } from '../../src/shared/arch/spec.js';
@@ -40,7 +41,13 @@ const bnText: CvaeSpec = {
   },
 };
 
-const SPECS = [...Object.values(FASHION_ARCHITECTURES), bnText];
+// the 64 px COCO models: the paper's batch-norm + CLIP-condition architectures, both joins
+const SPECS = [
+  ...Object.values(FASHION_ARCHITECTURES),
+  bnText,
+  COCO_ARCHITECTURES['coco-64-add'] as CvaeSpec,
+  COCO_ARCHITECTURES['coco-64-concat'] as CvaeSpec,
+];
 const BATCH = 3;
 
 beforeAll(async () => {

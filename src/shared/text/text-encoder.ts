@@ -65,12 +65,52 @@ export class ClipTextEncoder {
     const sentences = splitSentences(text);
     if (sentences.length === 0) throw new CvaeError('invalid_request', 'the text has no words to embed');
     const rows = await this.embedSentences(sentences);
-    const embedding = new Float32Array(this.dim);
-    for (let s = 0; s < sentences.length; s++)
-      for (let d = 0; d < this.dim; d++) embedding[d] = (embedding[d] as number) + (rows[s * this.dim + d] as number);
-    for (let d = 0; d < this.dim; d++) embedding[d] = (embedding[d] as number) / sentences.length;
     const truncated = sentences.filter((s) => this.tokenizer.encodeForModel(s).truncated).length;
-    return { embedding, sentences, truncated };
+    return {
+      embedding: this.average(
+        rows,
+        sentences.map((_, i) => i),
+      ),
+      sentences,
+      truncated,
+    };
+  }
+
+  /**
+   * Many texts at once (dataset captions): their distinct sentences go through the model in
+   * batches, then each text averages its own. Rows of `dim` floats, one per text.
+   */
+  async embedMany(texts: string[], onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+    const perText = texts.map(splitSentences);
+    const unique = [...new Set(perText.flat())];
+    const position = new Map(unique.map((s, i) => [s, i]));
+    const rows = new Float32Array(unique.length * this.dim);
+    const step = 256;
+    for (let start = 0; start < unique.length; start += step) {
+      rows.set(await this.embedSentences(unique.slice(start, start + step)), start * this.dim);
+      onProgress?.(Math.min(start + step, unique.length), unique.length);
+    }
+    const out = new Float32Array(texts.length * this.dim);
+    perText.forEach((sentences, t) => {
+      if (sentences.length === 0) throw new CvaeError('invalid_request', `text ${t} has no words to embed`);
+      out.set(
+        this.average(
+          rows,
+          sentences.map((s) => position.get(s) as number),
+        ),
+        t * this.dim,
+      );
+    });
+    return out;
+  }
+
+  /** The mean of the given rows. */
+  private average(rows: Float32Array, which: number[]): Float32Array {
+    const embedding = new Float32Array(this.dim);
+    for (const r of which)
+      for (let d = 0; d < this.dim; d++) embedding[d] = (embedding[d] as number) + (rows[r * this.dim + d] as number);
+    for (let d = 0; d < this.dim; d++) embedding[d] = (embedding[d] as number) / which.length;
+    return embedding;
   }
 
   private remember(key: string, row: Float32Array) {

@@ -1,11 +1,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
 import { CvaeError } from '../../shared/errors.js';
+import { findVocab, generateClipPackage } from '../clip/local-encoder.js';
 import { CLIP_MODEL_ID, CLIP_VOCAB_FILE, packageClip } from '../clip/publish.js';
 import { pull, push } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
+import { intOption } from './options.js';
 
 export function registerClip(program: Command): void {
   const clip = program.command('clip').description('the CLIP text encoder used by long-text models');
@@ -55,5 +57,34 @@ export function registerClip(program: Command): void {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+  clip
+    .command('generate')
+    .description(
+      "write a text-encoder package of CLIP's ViT-B/32 text transformer with seeded random weights (for tests and benchmarks where the real weights are unavailable)",
+    )
+    .addOption(
+      new Option('--config <size>', 'full (63M parameters, ViT-B/32) or tiny')
+        .choices(['full', 'tiny'])
+        .default('full'),
+    )
+    .option('--seed <n>', 'weight seed', intOption(0), 1)
+    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: $CVAE_CLIP_VOCAB or ../shared/clip)`)
+    .option('--out <dir>', 'package folder', 'dist/clip-generated')
+    .action(async (flags: { config: 'full' | 'tiny'; seed: number; vocab?: string; out: string }) => {
+      const manifest = await generateClipPackage({
+        config: flags.config,
+        seed: flags.seed,
+        vocab: findVocab(flags.vocab),
+        out: flags.out,
+      });
+      console.log(
+        JSON.stringify({
+          out: flags.out,
+          id: manifest.id,
+          version: manifest.version,
+          files: manifest.files.map((f) => `${f.name} ${f.bytes} B`),
+        }),
+      );
     });
 }

@@ -1,38 +1,64 @@
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
+import { fetchCoco } from '../data/coco-fetch.js';
 import { downloadVerified } from '../data/download.js';
 import { cacheDir, FASHION_MNIST_BASE_URL, FASHION_MNIST_FILES } from '../data/fashion-mnist.js';
 import { writeSynthCoco } from '../data/synth-coco.js';
-import { intOption } from './options.js';
+import { intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
 
 export function registerDatasets(program: Command): void {
   const datasets = program.command('datasets').description('download and inspect datasets');
   datasets
     .command('fetch')
-    .description('download a dataset with checksum verification (fashion-mnist)')
-    .argument('<name>', 'dataset: fashion-mnist')
-    .option('--dir <dir>', 'destination folder (default: the cache, where the loader looks)')
-    .option('--base-url <url>', 'mirror to download from', FASHION_MNIST_BASE_URL)
-    .action(async (name: string, flags: { dir?: string; baseUrl: string }) => {
-      if (name !== 'fashion-mnist')
-        throw new CvaeError('unknown_dataset', `unknown dataset '${name}'; available: fashion-mnist`);
-      const dir = flags.dir ?? join(cacheDir(), 'datasets', 'fashion-mnist');
-      let bar: ReturnType<typeof createBar> | undefined;
-      await downloadVerified(flags.baseUrl, Object.values(FASHION_MNIST_FILES), dir, {
-        onStart: (file, bytes) => {
-          bar = createBar(file, bytes ?? 0);
-        },
-        onProgress: (_file, received) => bar?.update(received, `${(received / 1e6).toFixed(1)} MB`),
-        onDone: (file, skipped) => {
+    .description('download a dataset with checksum verification (fashion-mnist, coco)')
+    .argument('<name>', 'dataset: fashion-mnist or coco')
+    .option('--dir <dir>', 'destination folder (default: the cache for fashion-mnist, data/coco for coco)')
+    .option('--base-url <url>', 'mirror to download from (default: the official one)')
+    .addOption(new Option('--year <year>', 'coco: 2014 or 2017').choices(['2014', '2017']).default('2017'))
+    .option('--fraction <x>', 'coco: share of the images to download (the paper used about 0.2)', numberOption(0), 0.2)
+    .option('--seed <n>', 'coco: which images the fraction picks', intOption(0), 1)
+    .action(
+      async (name: string, flags: { dir?: string; baseUrl?: string; year: string; fraction: number; seed: number }) => {
+        if (name === 'coco') {
+          const dir = flags.dir ?? 'data/coco';
+          let bar: ReturnType<typeof createBar> | undefined;
+          const counts = await fetchCoco({
+            dir,
+            year: Number(flags.year) as 2014 | 2017,
+            fraction: flags.fraction,
+            seed: flags.seed,
+            ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}),
+            onStage: (stage, total) => {
+              bar?.stop();
+              bar = total > 0 ? createBar(stage, total) : undefined;
+              if (!bar) console.error(`${stage}…`);
+            },
+            onProgress: (done) => bar?.update(done),
+          });
           bar?.stop();
-          bar = undefined;
-          console.error(`${file}: ${skipped ? 'already present, checksum ok' : 'downloaded, checksum ok'}`);
-        },
-      });
-      console.log(dir);
-    });
+          console.log(JSON.stringify({ dir, year: Number(flags.year), fraction: flags.fraction, ...counts }));
+          return;
+        }
+        if (name !== 'fashion-mnist')
+          throw new CvaeError('unknown_dataset', `unknown dataset '${name}'; available: fashion-mnist, coco`);
+        const dir = flags.dir ?? join(cacheDir(), 'datasets', 'fashion-mnist');
+        let bar: ReturnType<typeof createBar> | undefined;
+        await downloadVerified(flags.baseUrl ?? FASHION_MNIST_BASE_URL, Object.values(FASHION_MNIST_FILES), dir, {
+          onStart: (file, bytes) => {
+            bar = createBar(file, bytes ?? 0);
+          },
+          onProgress: (_file, received) => bar?.update(received, `${(received / 1e6).toFixed(1)} MB`),
+          onDone: (file, skipped) => {
+            bar?.stop();
+            bar = undefined;
+            console.error(`${file}: ${skipped ? 'already present, checksum ok' : 'downloaded, checksum ok'}`);
+          },
+        });
+        console.log(dir);
+      },
+    );
   datasets
     .command('synth-coco')
     .description('write a COCO-format captions dataset of generated scenes (shapes, colours, positions, counts)')

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,7 +9,7 @@ import { CvaeError } from '../../shared/errors.js';
 /**
  * Downloads files with checksum verification. Each file streams to `<name>.partial`, is hashed
  * on the way, and is renamed into place only when its checksum matches: a failed or interrupted
- * download never leaves a file under the real name.
+ * download never leaves a file under the real name, and the next run resumes the partial file.
  */
 export interface RemoteFile {
   file: string;
@@ -43,20 +43,31 @@ export async function downloadVerified(
       continue;
     }
     const url = new URL(f.file, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).toString();
+    const partial = `${target}.partial`;
+    // Resume: bytes already in <name>.partial are asked for no more (HTTP Range); a server that
+    // ignores the range answers 200 and the file starts over.
+    const have = existsSync(partial) ? (await stat(partial)).size : 0;
     let response: Response;
     try {
-      response = await fetchImpl(url, { signal: AbortSignal.timeout(10 * 60_000) });
+      response = await fetchImpl(url, {
+        signal: AbortSignal.timeout(10 * 60_000),
+        ...(have > 0 ? { headers: { range: `bytes=${have}-` } } : {}),
+      });
     } catch (error) {
       throw new CvaeError('download_failed', `could not download ${url}: ${(error as Error).message}`);
     }
     if (!response.ok || !response.body) {
       throw new CvaeError('download_failed', `could not download ${url}: HTTP ${response.status}`);
     }
-    const length = Number(response.headers.get('content-length')) || undefined;
-    hooks.onStart?.(f.file, length);
-    const partial = `${target}.partial`;
+    const resumed = response.status === 206 && have > 0;
     const hash = createHash('md5');
     let received = 0;
+    if (resumed) {
+      hash.update(await readFile(partial));
+      received = have;
+    }
+    const length = Number(response.headers.get('content-length')) || undefined;
+    hooks.onStart?.(f.file, length === undefined ? undefined : length + received);
     try {
       const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
       body.on('data', (chunk: Buffer) => {
@@ -64,12 +75,12 @@ export async function downloadVerified(
         received += chunk.length;
         hooks.onProgress?.(f.file, received);
       });
-      await pipeline(body, createWriteStream(partial));
+      await pipeline(body, createWriteStream(partial, { flags: resumed ? 'a' : 'w' }));
     } catch (error) {
-      await rm(partial, { force: true });
+      // keep what arrived: the next run resumes from it
       throw new CvaeError(
         'download_failed',
-        `download of ${url} broke off after ${received} bytes: ${(error as Error).message}`,
+        `download of ${url} broke off after ${received} bytes (kept ${partial}; run again to resume): ${(error as Error).message}`,
       );
     }
     const digest = hash.digest('hex');

@@ -77,7 +77,7 @@ export async function prepareCocoSplit(opts: {
   const key = await cacheKey(captionsPath(opts.dir, opts.year, opts.split), prepare);
   const index = await prepareShards(images, key, prepare);
   return loadCocoData(index, join(opts.cacheRoot, key), opts.encoder, opts.encoderKey, (d, t) =>
-    opts.onProgress?.(`${opts.split} captions → CLIP`, d, t),
+    opts.onProgress?.(`${opts.split} caption sentences → CLIP`, d, t),
   );
 }
 

@@ -6,11 +6,16 @@ import { dirname, join } from 'node:path';
 import * as ortWeb from 'onnxruntime-web';
 import type { TestProject } from 'vitest/node';
 import { createApi } from '../../src/shared/api/app.js';
+import { cocoSpec } from '../../src/shared/arch/coco.js';
+import { describeCvae } from '../../src/shared/arch/shapes.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
 import type { OnnxRuntime } from '../../src/shared/generation/runtime.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
+import { generateClipPackage } from '../../src/worker/clip/local-encoder.js';
+import { initialValues } from '../../src/worker/model/weights.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 import { startLocalS3 } from '../../src/worker/registry/local-s3.js';
+import { writeModelPackage } from '../../src/worker/registry/package.js';
 import { push } from '../../src/worker/registry/registry.js';
 import { s3Store } from '../../src/worker/registry/s3-store.js';
 import { startServer } from '../../src/worker/serve/server.js';
@@ -46,6 +51,20 @@ export default async function setup(project: TestProject) {
   const root = mkdtempSync(join(tmpdir(), 'edge-models-'));
   variant(root, 'fashion-conv');
   const gpuDir = variant(root, 'fashion-gpu', { serving: 'gpu' });
+  // long text: a tiny generated CLIP text encoder (real vocabulary) and a 64 px COCO decoder
+  await generateClipPackage({
+    config: 'tiny',
+    seed: 1,
+    vocab: join(import.meta.dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz'),
+    out: join(root, 'clip-vit-b32-text'),
+    version: 'tiny-s1',
+  });
+  const coco = cocoSpec(64, 'concat');
+  await writeModelPackage(join(root, coco.id), {
+    spec: coco,
+    values: initialValues(describeCvae(coco).params, 1),
+    version: 'v1',
+  });
   const gpu = await startServer({ port: 0, host: '127.0.0.1', modelsDir: root, secret: SECRET });
 
   const slow: Server = createServer((_req, res) => {
@@ -63,6 +82,8 @@ export default async function setup(project: TestProject) {
     credentials: s3.credentials,
   });
   await push(store, variant(mkdtempSync(join(tmpdir(), 'edge-s3pkg-')), 'fashion-s3'));
+  await push(store, join(root, 'clip-vit-b32-text'));
+  await push(store, join(root, coco.id));
 
   // Reference: the same request answered in Node by the shared core on onnxruntime-web.
   const reference = createApi({

@@ -1,0 +1,265 @@
+/**
+ * npm run bench:edge — the edge API inside local workerd (Miniflare running the bundle wrangler
+ * builds), beside the same decoders on onnxruntime-node:
+ *  - worker bundle size (engine + bundled model + app), gzipped;
+ *  - cold start: workerd ready, then the first request (28 px, n = 1);
+ *  - warm latency p50/p99 for 28, 64 and 128 px decoders at n = 1 and 16 (JSON, base64 PNGs);
+ *  - throughput under concurrent load (28 px, n = 1);
+ *  - long text with the full-size CLIP text encoder + the 128 px decoder: workerd memory (RSS)
+ *    against the 128 MB isolate limit, and the GPU-embedding fallback's latency.
+ * The 64/128 px decoders have random weights (speed does not depend on them).
+ *
+ *   BENCH_REQUESTS=500 npm run bench:edge
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Miniflare } from 'miniflare';
+import { cocoSpec } from '../src/shared/arch/coco.js';
+import { describeCvae } from '../src/shared/arch/shapes.js';
+import { generateImages } from '../src/shared/generation/generate.js';
+import { ModelCache } from '../src/shared/generation/model-cache.js';
+import { batchImage, encodePng, toBase64 } from '../src/shared/image/png.js';
+import { RegistryReader } from '../src/shared/registry/reader.js';
+import { findVocab, generateClipPackage } from '../src/worker/clip/local-encoder.js';
+import { MODELS_DIR } from '../src/worker/eval/classifier-store.js';
+import { initialValues } from '../src/worker/model/weights.js';
+import { nodeRuntime } from '../src/worker/onnx/runtime.js';
+import { folderSource } from '../src/worker/registry/folder-source.js';
+import { writeModelPackage } from '../src/worker/registry/package.js';
+import { startServer } from '../src/worker/serve/server.js';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+const out: string[] = [];
+const say = (line: string) => {
+  console.log(line);
+  out.push(line);
+};
+
+// 1. The bundle, exactly as `wrangler deploy` would upload it.
+const bundleDir = mkdtempSync(join(tmpdir(), 'edge-bundle-'));
+execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', bundleDir], { env, stdio: 'ignore' });
+// index.js first: Miniflare's main module is the first listed
+const files = readdirSync(bundleDir)
+  .filter((f) => !f.endsWith('.map') && f !== 'README.md')
+  .sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
+let raw = 0;
+let gz = 0;
+const parts: string[] = [];
+for (const f of files) {
+  const bytes = readFileSync(join(bundleDir, f));
+  const g = gzipSync(bytes, { level: 9 }).length;
+  raw += bytes.length;
+  gz += g;
+  parts.push(`${f.replace(/^[0-9a-f]{40}-/, '')} ${(g / 1024 / 1024).toFixed(2)}`);
+}
+say(
+  `bundle: ${(raw / 1024 / 1024).toFixed(2)} MiB raw, ${(gz / 1024 / 1024).toFixed(2)} MiB gzipped (${parts.join(', ')} MiB gz)`,
+);
+
+// 2. Models: the bundled 28 px model, random-weight 64/128 px COCO decoders, a tiny and a full CLIP.
+const root = mkdtempSync(join(tmpdir(), 'bench-models-'));
+for (const size of [64, 128] as const) {
+  const spec = cocoSpec(size, 'concat');
+  await writeModelPackage(join(root, spec.id), {
+    spec,
+    values: initialValues(describeCvae(spec).params, 1),
+    version: 'v1',
+  });
+}
+const vocab = findVocab();
+await generateClipPackage({ config: 'tiny', seed: 1, vocab, out: join(root, 'clip-vit-b32-text'), version: 'tiny' });
+const fullRoot = mkdtempSync(join(tmpdir(), 'bench-full-clip-'));
+await generateClipPackage({
+  config: 'full',
+  seed: 1,
+  vocab,
+  out: join(fullRoot, 'clip-vit-b32-text'),
+  version: 'full',
+});
+
+async function seedR2(mf: Miniflare, dirs: string[]) {
+  const bucket = await mf.getR2Bucket('MODELS');
+  for (const dir of dirs) {
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    for (const f of manifest.files) {
+      // a copy with its own ArrayBuffer: Miniflare's proxy cannot send Buffer pool slices
+      await bucket.put(
+        `models/${manifest.id}/${manifest.version}/${f.name}`,
+        new Uint8Array(readFileSync(join(dir, f.name))),
+      );
+    }
+    await bucket.put(`models/${manifest.id}/${manifest.version}/manifest.json`, JSON.stringify(manifest));
+    await bucket.put(`models/${manifest.id}/latest.json`, JSON.stringify({ version: manifest.version }));
+  }
+}
+
+function startEdge(bindings: Record<string, string> = {}) {
+  return new Miniflare({
+    // the bundle's own modules, listed (ORT's loader has a dynamic import Miniflare cannot follow)
+    modulesRoot: bundleDir,
+    modules: files.map((f) => ({
+      type: f.endsWith('.wasm')
+        ? ('CompiledWasm' as const)
+        : f.endsWith('.onnx')
+          ? ('Data' as const)
+          : ('ESModule' as const),
+      path: join(bundleDir, f),
+    })),
+    compatibilityDate: '2026-04-20',
+    compatibilityFlags: ['nodejs_compat'],
+    r2Buckets: ['MODELS'],
+    bindings,
+  });
+}
+
+const body = (model: string, prompt: string, n: number) => JSON.stringify({ model, prompt, n, seed: 1 });
+// plain HTTP to workerd's socket (dispatchFetch adds a proxy hop of its own)
+const urls = new WeakMap<Miniflare, URL>();
+async function call(mf: Miniflare, payload: string, path = '/v1/images/generations'): Promise<number> {
+  let base = urls.get(mf);
+  if (!base) {
+    base = await mf.ready;
+    urls.set(mf, base);
+  }
+  const t = performance.now();
+  const res = await fetch(new URL(path, base), {
+    method: payload ? 'POST' : 'GET',
+    ...(payload ? { headers: { 'content-type': 'application/json' }, body: payload } : {}),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+  return performance.now() - t;
+}
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+function workerdRss(): number {
+  // Miniflare's workerd is a child process of this one
+  const pids = execFileSync('pgrep', ['-P', String(process.pid), 'workerd'])
+    .toString()
+    .trim()
+    .split('\n');
+  let kb = 0;
+  for (const pid of pids) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+// 3. Cold start, three fresh workerd processes.
+const cold: { ready: number; first: number }[] = [];
+for (let i = 0; i < 3; i++) {
+  const t = performance.now();
+  const mf = startEdge();
+  await mf.ready;
+  const ready = performance.now() - t;
+  const first = await call(mf, body('fashion-conv', 'Make a dress', 1));
+  cold.push({ ready, first });
+  await mf.dispose();
+}
+say(
+  `cold: workerd ready ${cold.map((c) => ms(c.ready)).join(' / ')}; first request (28 px, n=1, includes ORT init + session) ${cold.map((c) => ms(c.first)).join(' / ')}`,
+);
+
+// 4. Warm latency, edge vs onnxruntime-node.
+const cases = [
+  { model: 'fashion-conv', size: 28, prompt: 'Make a dress' },
+  { model: 'coco-64-concat', size: 64, prompt: 'A red circle at the top left. A blue square below it.' },
+  { model: 'coco-128-concat', size: 128, prompt: 'A red circle at the top left. A blue square below it.' },
+];
+const mf = startEdge();
+await mf.ready;
+await seedR2(mf, [join(root, 'coco-64-concat'), join(root, 'coco-128-concat'), join(root, 'clip-vit-b32-text')]);
+const nodeModels = new ModelCache(
+  new RegistryReader(
+    (await import('../src/shared/registry/blob-source.js')).layeredSource(
+      await folderSource(root),
+      await folderSource(MODELS_DIR),
+    ),
+  ),
+  nodeRuntime,
+);
+const empty: number[] = [];
+for (let i = 0; i < REQUESTS + 10; i++) {
+  const t = await call(mf, '', '/healthz');
+  if (i >= 10) empty.push(t);
+}
+say(
+  `warm latency (sequential requests over loopback HTTP into local workerd, JSON with base64 PNGs; GET /healthz, which does no work, takes p50 ${ms(pct(empty, 50))} p99 ${ms(pct(empty, 99))}: subtract it for the time spent generating):`,
+);
+say('| decoder | n | edge p50 | edge p99 | onnxruntime-node p50 | onnxruntime-node p99 |');
+say('|---|---|---|---|---|---|');
+for (const c of cases) {
+  for (const n of [1, 16]) {
+    const payload = body(c.model, c.prompt, n);
+    for (let i = 0; i < 10; i++) await call(mf, payload);
+    const edge: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) edge.push(await call(mf, payload));
+    const manifest = await nodeModels.manifest(c.model);
+    const node: number[] = [];
+    for (let i = 0; i < REQUESTS + 10; i++) {
+      const t = performance.now();
+      const g = await generateImages(nodeModels, manifest, { prompt: c.prompt, n, seed: 1 });
+      for (let k = 0; k < n; k++) toBase64(encodePng(batchImage(g.batch, k)));
+      if (i >= 10) node.push(performance.now() - t);
+    }
+    say(
+      `| ${c.size} px (${c.model}) | ${n} | ${ms(pct(edge, 50))} | ${ms(pct(edge, 99))} | ${ms(pct(node, 50))} | ${ms(pct(node, 99))} |`,
+    );
+  }
+}
+
+// 5. Throughput under concurrent load.
+for (const concurrency of [1, 8, 32]) {
+  const total = REQUESTS * 5;
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < total) await call(mf, body('fashion-conv', 'Make a dress', 1));
+    }),
+  );
+  say(
+    `throughput 28 px n=1, ${concurrency} concurrent: ${(total / ((performance.now() - t) / 1000)).toFixed(0)} requests/s (one isolate)`,
+  );
+}
+await mf.dispose();
+
+// 6. Full-size CLIP text encoder + 128 px decoder in one isolate: memory, and the GPU fallback.
+const big = startEdge();
+await big.ready;
+await seedR2(big, [join(root, 'coco-128-concat'), join(fullRoot, 'clip-vit-b32-text')]);
+const before = workerdRss();
+const t0 = performance.now();
+const longPrompt = body('coco-128-concat', 'A large red circle at the top left. A small blue square below it.', 1);
+await call(big, longPrompt);
+const firstLong = performance.now() - t0;
+const after = workerdRss();
+const warmLong: number[] = [];
+for (let i = 0; i < 20; i++) {
+  warmLong.push(await call(big, body('coco-128-concat', `A large red circle number ${i} at the top left.`, 1)));
+}
+await big.dispose();
+say(
+  `full CLIP (63M params, fp32) + 128 px decoder in workerd: RSS ${before.toFixed(0)} → ${after.toFixed(0)} MiB (+${(after - before).toFixed(0)} MiB; Workers allow 128 MB per isolate); first request ${ms(firstLong)}, new prompts p50 ${ms(pct(warmLong, 50))}`,
+);
+
+const gpuRoot = mkdtempSync(join(tmpdir(), 'bench-gpu-'));
+execFileSync('cp', ['-r', join(fullRoot, 'clip-vit-b32-text'), gpuRoot]);
+const gpu = await startServer({ port: 0, host: '127.0.0.1', modelsDir: gpuRoot, secret: 'bench' });
+const fallback = startEdge({ TEXT_ENCODER: 'gpu', GPU_WORKER_URL: gpu.url, GPU_WORKER_SECRET: 'bench' });
+await fallback.ready;
+await seedR2(fallback, [join(root, 'coco-128-concat'), join(root, 'clip-vit-b32-text')]);
+await call(fallback, longPrompt);
+const rssFallback = workerdRss();
+const fb: number[] = [];
+for (let i = 0; i < 20; i++)
+  fb.push(await call(fallback, body('coco-128-concat', `A small green square number ${i} at the bottom.`, 1)));
+await fallback.dispose();
+await gpu.close();
+say(
+  `fallback TEXT_ENCODER=gpu (embedding by cvae serve on onnxruntime-node, decoding at the edge): workerd RSS ${rssFallback.toFixed(0)} MiB; new prompts p50 ${ms(pct(fb, 50))}, p99 ${ms(pct(fb, 99))}`,
+);

@@ -1,0 +1,73 @@
+import { env } from 'cloudflare:workers';
+import { decode } from 'fast-png';
+import { describe, expect, inject, it } from 'vitest';
+import { buildEdgeApp, type Env } from '../../src/edge/config.js';
+
+// Long text at the edge: CLIP tokenizer + text encoder + 64 px decoder in onnxruntime-web, models
+// read over the S3 API; or the embedding from the GPU worker (TEXT_ENCODER=gpu).
+const s3 = () => {
+  const c = inject('s3');
+  return {
+    ...(env as unknown as Env),
+    S3_ENDPOINT: c.endpoint,
+    S3_BUCKET: c.bucket,
+    S3_ACCESS_KEY_ID: c.accessKeyId,
+    S3_SECRET_ACCESS_KEY: c.secretAccessKey,
+  };
+};
+const post = (app: ReturnType<typeof buildEdgeApp>, path: string, body: unknown) =>
+  app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+type Generation = {
+  model: { id: string };
+  data: { b64_json: string; seed: number }[];
+  condition: { type: string; sentences: string[] };
+};
+const caption = 'A red circle at the top left. A blue square below it.';
+
+describe('long-text generation at the edge', () => {
+  it('embeds each sentence with CLIP in the isolate and decodes 64 px RGB images', async () => {
+    const app = buildEdgeApp(s3(), 'test');
+    const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', n: 2, seed: 3 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Generation;
+    expect(body.condition).toEqual({
+      type: 'text',
+      sentences: ['A red circle at the top left.', 'A blue square below it.'],
+    });
+    const png = decode(Uint8Array.from(atob(body.data[0]?.b64_json as string), (c) => c.charCodeAt(0)));
+    expect([png.width, png.height, png.channels]).toEqual([64, 64, 3]);
+    // another caption, another condition: different pixels from the same seed
+    const other = (await (
+      await post(app, '/v1/images/generations', {
+        prompt: 'Two green triangles.',
+        model: 'coco-64-concat',
+        n: 2,
+        seed: 3,
+      })
+    ).json()) as Generation;
+    expect(other.data[0]?.b64_json).not.toBe(body.data[0]?.b64_json);
+  });
+
+  it('serves /v1/embeddings: 512 floats, sentences averaged', async () => {
+    const app = buildEdgeApp(s3(), 'test');
+    const res = await post(app, '/v1/embeddings', { input: caption });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: { embedding: number[] }[]; sentences: string[] };
+    expect(body.data[0]?.embedding).toHaveLength(512);
+    expect(body.sentences).toHaveLength(2);
+    const bad = await post(app, '/v1/embeddings', { input: 'x', model: 'fashion-conv' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('can take the embedding from the GPU worker instead (TEXT_ENCODER=gpu)', async () => {
+    const app = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu' }, 'test');
+    const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Generation).condition.sentences).toHaveLength(2);
+    const down = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu', GPU_WORKER_URL: 'http://127.0.0.1:9' }, 'test');
+    const unavailable = await post(down, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat' });
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers.get('retry-after')).toBeTruthy();
+  });
+});

@@ -16,7 +16,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { cocoSpec } from '../src/shared/arch/coco.js';
 import { describeCvae } from '../src/shared/arch/shapes.js';
 import { generateImages } from '../src/shared/generation/generate.js';
@@ -24,6 +24,7 @@ import { ModelCache } from '../src/shared/generation/model-cache.js';
 import { batchImage, encodePng, toBase64 } from '../src/shared/image/png.js';
 import { RegistryReader } from '../src/shared/registry/reader.js';
 import { findVocab, generateClipPackage } from '../src/worker/clip/local-encoder.js';
+import { buildEdgeBundle, startLocalEdge } from '../src/worker/dev/local-edge.js';
 import { MODELS_DIR } from '../src/worker/eval/classifier-store.js';
 import { initialValues } from '../src/worker/model/weights.js';
 import { nodeRuntime } from '../src/worker/onnx/runtime.js';
@@ -32,7 +33,6 @@ import { writeModelPackage } from '../src/worker/registry/package.js';
 import { startServer } from '../src/worker/serve/server.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const out: string[] = [];
 const say = (line: string) => {
   console.log(line);
@@ -41,11 +41,7 @@ const say = (line: string) => {
 
 // 1. The bundle, exactly as `wrangler deploy` would upload it.
 const bundleDir = mkdtempSync(join(tmpdir(), 'edge-bundle-'));
-execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', bundleDir], { env, stdio: 'ignore' });
-// index.js first: Miniflare's main module is the first listed
-const files = readdirSync(bundleDir)
-  .filter((f) => !f.endsWith('.map') && f !== 'README.md')
-  .sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
+const files = buildEdgeBundle(bundleDir);
 let raw = 0;
 let gz = 0;
 const parts: string[] = [];
@@ -97,24 +93,7 @@ async function seedR2(mf: Miniflare, dirs: string[]) {
   }
 }
 
-function startEdge(bindings: Record<string, string> = {}) {
-  return new Miniflare({
-    // the bundle's own modules, listed (ORT's loader has a dynamic import Miniflare cannot follow)
-    modulesRoot: bundleDir,
-    modules: files.map((f) => ({
-      type: f.endsWith('.wasm')
-        ? ('CompiledWasm' as const)
-        : f.endsWith('.onnx')
-          ? ('Data' as const)
-          : ('ESModule' as const),
-      path: join(bundleDir, f),
-    })),
-    compatibilityDate: '2026-04-20',
-    compatibilityFlags: ['nodejs_compat'],
-    r2Buckets: ['MODELS'],
-    bindings,
-  });
-}
+const startEdge = (bindings: Record<string, string> = {}) => startLocalEdge(bundleDir, files, { bindings });
 
 const body = (model: string, prompt: string, n: number) => JSON.stringify({ model, prompt, n, seed: 1 });
 // plain HTTP to workerd's socket (dispatchFetch adds a proxy hop of its own)

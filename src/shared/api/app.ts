@@ -9,6 +9,7 @@ import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
 import type { Manifest } from '../manifest.js';
 import { contentType, MANIFEST_FILE } from '../registry/layout.js';
 import { describeIssues, errorResponse, handleError } from './errors.js';
+import { PLAYGROUND_HTML } from './playground.js';
 import {
   embeddingRequestSchema,
   embeddingResponseSchema,
@@ -276,6 +277,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       'content-length': String(object.size),
     }) as never;
   });
+
+  app.get('/', (c) => c.html(PLAYGROUND_HTML, 200, { 'cache-control': 'public, max-age=300' }));
 
   app.openapi(healthRoute, (c) => c.json({ ok: true, runtime: deps.runtime, version: deps.codeVersion }, 200));
 

@@ -56,6 +56,7 @@ export function cocoSpec(size: CocoSize, join: CocoJoin): CvaeSpec {
     task: 'long-text',
     image: { height: size, width: size, channels: 3 },
     latentDim: LATENT,
+    logvarLimit: 8,
     condition: { type: 'text-embedding', dim: CLIP_EMBEDDING_DIM },
     encoder: { layers: [...widths.encoder.map(conv), { type: 'flatten' }], condition },
     decoder: {

@@ -56,6 +56,12 @@ export interface CvaeSpec {
   encoder: { layers: Layer[]; condition: ConditionJoin };
   /** (z ⊕ condition) → layers; the last layer's activation is the output activation */
   decoder: { condition: ConditionJoin; layers: Layer[] };
+  /**
+   * Soft bound on the encoder's logvar: L·tanh(raw / L). Large RGB images sum thousands of pixel
+   * errors against a 128-d KL, and without a bound the posterior variance can collapse towards 0
+   * (logvar → −100s; seen on the 64 px COCO models). Absent: logvar is the raw head.
+   */
+  logvarLimit?: number;
 }
 
 /** A plain feed-forward network (the FID feature extractor / classifier). */

@@ -28,7 +28,9 @@ export function encode(spec: CvaeSpec, w: Weights, images: tf.Tensor, condition:
       b: w[`encoder.${name}.kernel`] as tf.Tensor2D,
       bias: w[`encoder.${name}.bias`],
     });
-  return { mu: head('mu'), logvar: head('logvar') };
+  const raw = head('logvar');
+  const limit = spec.logvarLimit;
+  return { mu: head('mu'), logvar: limit ? tf.mul(tf.tanh(tf.div(raw, limit)), limit) : raw };
 }
 
 /** Images in [0, 1], or pre-sigmoid logits with `opts.logits`. */

@@ -246,7 +246,11 @@ export function exportEncoder(spec: CvaeSpec, values: Values, opts: ExportOption
       get(values, `encoder.${head}.kernel`),
     );
     const bName = g.floats(`encoder.${head}.bias`, [spec.latentDim], get(values, `encoder.${head}.bias`));
-    g.node('Gemm', [joined, wName, bName], {}, head);
+    if (head === 'logvar' && spec.logvarLimit) {
+      const limit = g.floats('logvar_limit', [], new Float32Array([spec.logvarLimit]));
+      const raw = g.node('Gemm', [joined, wName, bName]);
+      g.node('Mul', [g.node('Tanh', [g.node('Div', [raw, limit])]), limit], {}, head);
+    } else g.node('Gemm', [joined, wName, bName], {}, head);
     g.output(head, [B, spec.latentDim]);
   }
   return {

@@ -1,0 +1,193 @@
+/**
+ * GET / — the playground: one self-contained page (inline CSS and JS, no build step) over the
+ * public API, so it works wherever the API runs (the edge, `cvae serve`). It lists the models
+ * from /v1/models, sends /v1/images/generations, shows the images, the seed of each, how the
+ * prompt was read, a curl line for the same request, and links to download the model's files.
+ */
+export const PLAYGROUND_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cvae-edge playground</title>
+<style>
+  :root { color-scheme: light dark; --accent: #2f6feb; --muted: #6b7280; --bg2: rgba(127,127,127,.08); }
+  * { box-sizing: border-box; }
+  body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 980px; padding: 1.2rem; }
+  h1 { font-size: 1.35rem; margin: 0 0 .2rem; }
+  p.lead { margin: 0 0 1rem; color: var(--muted); }
+  form { display: grid; grid-template-columns: repeat(6, 1fr); gap: .7rem; align-items: end; background: var(--bg2); padding: 1rem; border-radius: 10px; }
+  .field { display: flex; flex-direction: column; gap: .25rem; }
+  label { font-weight: 600; font-size: .85rem; }
+  .wide { grid-column: span 6; }
+  .half { grid-column: span 3; }
+  input, select, button { font: inherit; padding: .45rem .55rem; border-radius: 6px; border: 1px solid rgba(127,127,127,.5); }
+  button { cursor: pointer; }
+  button.primary { background: var(--accent); color: #fff; border-color: var(--accent); font-weight: 600; }
+  button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid var(--accent); outline-offset: 1px; }
+  .seed { display: flex; gap: .3rem; }
+  .seed input { flex: 1; min-width: 0; }
+  #status { min-height: 1.5rem; margin: .8rem 0; }
+  #error { color: #b42318; background: rgba(180,35,24,.08); border: 1px solid rgba(180,35,24,.3); padding: .6rem .8rem; border-radius: 8px; }
+  #images { display: flex; flex-wrap: wrap; gap: .8rem; }
+  figure { margin: 0; text-align: center; }
+  figure img { width: 140px; height: 140px; image-rendering: pixelated; background: #000; border-radius: 4px; }
+  figcaption { font-size: .8rem; color: var(--muted); }
+  .reading { margin: .8rem 0; }
+  code, pre { font: 13px ui-monospace, monospace; background: var(--bg2); border-radius: 6px; }
+  pre { padding: .6rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
+  section { margin-top: 1.4rem; }
+  .model-info { color: var(--muted); font-size: .85rem; }
+  [hidden] { display: none !important; }
+</style>
+</head>
+<body>
+<header>
+  <h1>cvae-edge playground</h1>
+  <p class="lead">Text to image with conditional VAEs. Short prompts name a Fashion-MNIST item ("Make a dress"); long-text models read whole captions.</p>
+</header>
+<main>
+  <form id="form" aria-describedby="status">
+    <div class="field wide"><label for="prompt">Prompt</label>
+      <input id="prompt" name="prompt" required maxlength="1000" value="Make a dress" autocomplete="off"></div>
+    <div class="field half"><label for="model">Model</label>
+      <select id="model" name="model"></select></div>
+    <div class="field"><label for="n">Images</label>
+      <input id="n" name="n" type="number" min="1" max="16" value="4"></div>
+    <div class="field"><label for="size">Size (px)</label>
+      <input id="size" name="size" type="number" readonly></div>
+    <div class="field"><label for="seed">Seed</label>
+      <span class="seed"><input id="seed" name="seed" type="number" min="0" max="4294967295" value="1">
+      <button type="button" id="reroll" title="New random seed" aria-label="Re-roll seed">Re-roll</button></span></div>
+    <p class="model-info wide" id="model-info" aria-live="polite"></p>
+    <div class="wide"><button class="primary" id="generate" type="submit">Generate</button></div>
+  </form>
+  <div id="status" role="status" aria-live="polite"></div>
+  <div id="error" role="alert" hidden></div>
+  <div class="reading" id="reading" hidden></div>
+  <div id="images" role="list" aria-label="Generated pictures"></div>
+  <section id="curl-section" hidden>
+    <h2 style="font-size:1rem">The same request with curl</h2>
+    <pre id="curl"></pre>
+  </section>
+  <section id="files-section" hidden>
+    <h2 style="font-size:1rem">Download the model</h2>
+    <ul id="files"></ul>
+  </section>
+</main>
+<script type="module">
+const $ = (id) => document.getElementById(id);
+const models = new Map();
+const fmt = (x, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '–');
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = !message;
+}
+
+async function loadModels() {
+  try {
+    const res = await fetch('/v1/models');
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error?.message ?? 'cannot list models');
+    const select = $('model');
+    for (const m of body.data.filter((m) => m.task !== 'text-encoder' && m.image)) {
+      models.set(m.id, m);
+      const option = document.createElement('option');
+      option.value = m.id;
+      option.textContent = m.id + ' (' + m.task + ', ' + m.image.width + 'px' + (m.serving === 'gpu' ? ', GPU' : '') + ')';
+      select.append(option);
+    }
+    if (models.has('fashion-conv')) select.value = 'fashion-conv';
+    await selectModel();
+  } catch (error) {
+    showError('Could not load the model list: ' + error.message);
+  }
+}
+
+async function selectModel() {
+  const m = models.get($('model').value);
+  if (!m) return;
+  $('size').value = m.image.width;
+  const metrics = m.metrics ? 'test MSE ' + fmt(m.metrics.mse, 2) + ', SSIM ' + fmt(m.metrics.ssim) + (m.metrics.fid !== undefined ? ', FID ' + fmt(m.metrics.fid, 1) + ' (' + m.metrics.fidExtractor + ')' : '') : 'no metrics recorded';
+  $('model-info').textContent = (m.description ?? '') + ' — version ' + m.latest + '; ' + metrics + '.';
+  $('prompt').placeholder = m.task === 'short-text' ? 'Make a dress' : 'A red circle at the top left. A blue square below it.';
+  const res = await fetch('/v1/models/' + encodeURIComponent(m.id));
+  const detail = await res.json();
+  const list = $('files');
+  list.replaceChildren();
+  for (const f of detail.manifest.files) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = '/v1/models/' + m.id + '/versions/' + detail.manifest.version + '/files/' + f.name;
+    a.textContent = f.name;
+    a.setAttribute('download', '');
+    li.append(a, ' — ' + (f.bytes / 1048576).toFixed(2) + ' MiB, sha256 ' + f.sha256.slice(0, 12) + '…');
+    list.append(li);
+  }
+  $('files-section').hidden = false;
+}
+
+async function generate(event) {
+  event.preventDefault();
+  showError('');
+  const request = {
+    prompt: $('prompt').value,
+    model: $('model').value || undefined,
+    n: Number($('n').value),
+    seed: Number($('seed').value),
+  };
+  $('generate').disabled = true;
+  $('status').textContent = 'Generating…';
+  const started = performance.now();
+  try {
+    const res = await fetch('/v1/images/generations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    const body = await res.json();
+    if (!res.ok) {
+      $('status').textContent = '';
+      showError(body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + res.status);
+      return;
+    }
+    const grid = $('images');
+    grid.replaceChildren();
+    for (const [i, d] of body.data.entries()) {
+      const figure = document.createElement('figure');
+      const img = document.createElement('img');
+      img.src = 'data:image/png;base64,' + d.b64_json;
+      img.alt = 'Image ' + (i + 1) + ' for "' + request.prompt + '", seed ' + d.seed;
+      const caption = document.createElement('figcaption');
+      caption.textContent = 'seed ' + d.seed;
+      figure.append(img, caption);
+      grid.append(figure);
+    }
+    const c = body.condition;
+    $('reading').hidden = false;
+    $('reading').textContent = c.type === 'class'
+      ? 'Read as class "' + c.className + '" (matched "' + c.matched + '").'
+      : 'Read as ' + c.sentences.length + ' sentence(s), embedded and averaged: ' + c.sentences.map((s) => '"' + s + '"').join(' ');
+    $('status').textContent = body.data.length + ' image(s) from ' + body.model.id + '@' + body.model.version + ' in ' + Math.round(performance.now() - started) + ' ms.';
+    $('curl').textContent = "curl -s " + location.origin + "/v1/images/generations -H 'content-type: application/json' -d '" + JSON.stringify(request).replaceAll("'", "'\\\\''") + "'";
+    $('curl-section').hidden = false;
+  } catch (error) {
+    $('status').textContent = '';
+    showError('The request failed: ' + error.message);
+  } finally {
+    $('generate').disabled = false;
+  }
+}
+
+$('form').addEventListener('submit', generate);
+$('model').addEventListener('change', selectModel);
+$('reroll').addEventListener('click', () => {
+  $('seed').value = crypto.getRandomValues(new Uint32Array(1))[0];
+  $('seed').focus();
+});
+loadModels();
+</script>
+</body>
+</html>
+`;

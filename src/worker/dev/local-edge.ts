@@ -1,0 +1,47 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+
+/**
+ * The edge worker exactly as `wrangler deploy` uploads it, run in local workerd (Miniflare): for
+ * the benchmark, the browser test and the local stack. Wrangler stays offline (no metrics, no
+ * request.cf fetch, no account).
+ */
+export const OFFLINE_WRANGLER_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+/** Builds the bundle into `outDir` and returns its module files, index.js first. */
+export function buildEdgeBundle(outDir: string): string[] {
+  execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
+    env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
+    stdio: 'ignore',
+  });
+  return readdirSync(outDir)
+    .filter((f) => !f.endsWith('.map') && f !== 'README.md')
+    .sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
+}
+
+export function startLocalEdge(
+  bundleDir: string,
+  files: string[],
+  opts: { bindings?: Record<string, string>; port?: number; r2Persist?: string } = {},
+): Miniflare {
+  return new Miniflare({
+    // the bundle's modules, listed: ORT's loader has a dynamic import Miniflare cannot follow
+    modulesRoot: bundleDir,
+    modules: files.map((f) => ({
+      type: f.endsWith('.wasm')
+        ? ('CompiledWasm' as const)
+        : f.endsWith('.onnx')
+          ? ('Data' as const)
+          : ('ESModule' as const),
+      path: join(bundleDir, f),
+    })),
+    compatibilityDate: '2026-04-20',
+    compatibilityFlags: ['nodejs_compat'],
+    r2Buckets: ['MODELS'],
+    ...(opts.r2Persist ? { r2Persist: opts.r2Persist } : {}),
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    bindings: opts.bindings ?? {},
+  });
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode } from 'fast-png';
+import type { Miniflare } from 'miniflare';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+
+// The playground served by the real edge bundle in local workerd, driven in Debian's headless Chromium.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let edge: Miniflare;
+let url: URL;
+let browser: Browser;
+
+beforeAll(async () => {
+  const bundle = mkdtempSync(join(tmpdir(), 'playground-bundle-'));
+  edge = startLocalEdge(bundle, buildEdgeBundle(bundle));
+  url = await edge.ready;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await edge?.dispose();
+});
+
+describe('playground (GET /)', () => {
+  it('types a prompt, generates, shows decodable images, the reading and download links; writes a screenshot', async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    await page.goto(url.toString());
+    await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(0);
+    expect(await page.locator('#model').inputValue()).toBe('fashion-conv');
+    expect(await page.locator('#size').inputValue()).toBe('28');
+    await expect.poll(() => page.locator('#files a').count()).toBeGreaterThan(0);
+    expect(await page.locator('#files a').first().getAttribute('href')).toMatch(
+      /^\/v1\/models\/fashion-conv\/versions\/[^/]+\/files\//,
+    );
+
+    await page.getByLabel('Prompt').fill('A pair of sneakers, please');
+    await page.getByLabel('Images').fill('6');
+    await page.getByLabel('Seed', { exact: true }).fill('42');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('#images img').nth(5).waitFor();
+    expect(await page.locator('#reading').textContent()).toContain('Sneaker');
+    expect(await page.locator('figcaption').allTextContents()).toEqual([
+      'seed 42',
+      'seed 43',
+      'seed 44',
+      'seed 45',
+      'seed 46',
+      'seed 47',
+    ]);
+    const src = (await page.locator('#images img').first().getAttribute('src')) as string;
+    const png = decode(Buffer.from(src.replace('data:image/png;base64,', ''), 'base64'));
+    expect([png.width, png.height]).toEqual([28, 28]);
+    const loaded = await page
+      .locator('#images img')
+      .evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth));
+    expect(loaded).toEqual([28, 28, 28, 28, 28, 28]);
+    expect(await page.locator('#curl').textContent()).toContain('"seed":42');
+    await page.screenshot({ path: join('docs', 'images', 'playground.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows an unknown word as a readable error, and works from the keyboard', async () => {
+    const page = await browser.newPage();
+    await page.goto(url.toString());
+    await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(0);
+    await page.getByLabel('Prompt').fill('a flying submarine');
+    await page.getByLabel('Prompt').press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/No item this model knows is named in the prompt.*\(prompt_no_class\)/);
+    await page.getByRole('button', { name: 'Re-roll seed' }).click();
+    expect(Number(await page.getByLabel('Seed', { exact: true }).inputValue())).not.toBe(1);
+    await page.close();
+  });
+});

@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/worker/cli/program.js';
+import { generateClipPackage } from '../../src/worker/clip/local-encoder.js';
+import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+
+// The README's commands cannot rot: every curl line runs against the real edge bundle in local
+// workerd, and every `npm run cvae -- …` line names commands and options the CLI has.
+const README = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+const codeLines = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split('\n'));
+
+/** Splits a shell line into words (quotes respected), dropping a trailing comment. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.replace(/\s+#\s.*$/, '').matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g))
+    words.push(m[1] ?? m[2] ?? m[3] ?? '');
+  return words;
+}
+
+describe('README: cvae commands', () => {
+  const lines = codeLines.filter((l) => l.startsWith('npm run cvae -- '));
+  it('has some', () => expect(lines.length).toBeGreaterThan(15));
+  for (const line of lines) {
+    it(line.replace(/\s+#.*$/, ''), () => {
+      let cmd: Command = buildProgram();
+      const words = shellWords(line).slice(4);
+      while (words.length > 0) {
+        const sub = cmd.commands.find((c) => c.name() === words[0]);
+        if (!sub) break;
+        cmd = sub;
+        words.shift();
+      }
+      expect(cmd.name(), `a subcommand of: ${line}`).not.toBe('cvae');
+      for (const flag of words.filter((w) => w.startsWith('--'))) {
+        const known = cmd.options.some(
+          (o) => o.long === flag || o.long === `--no-${flag.slice(2)}` || `--no-${o.long?.slice(2)}` === flag,
+        );
+        expect(known, `${flag} is an option of 'cvae ${cmd.name()}'`).toBe(true);
+      }
+    });
+  }
+});
+
+describe('README: curl examples against the edge', () => {
+  let edge: Miniflare;
+  let base: string;
+  beforeAll(async () => {
+    const bundle = mkdtempSync(join(tmpdir(), 'readme-bundle-'));
+    edge = startLocalEdge(bundle, buildEdgeBundle(bundle));
+    base = (await edge.ready).toString().replace(/\/$/, '');
+    // the embeddings example needs a CLIP text encoder in the registry bucket
+    const clip = mkdtempSync(join(tmpdir(), 'readme-clip-'));
+    const manifest = await generateClipPackage({
+      config: 'tiny',
+      seed: 1,
+      vocab: join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz'),
+      out: clip,
+    });
+    const bucket = await edge.getR2Bucket('MODELS');
+    for (const f of manifest.files) {
+      await bucket.put(
+        `models/${manifest.id}/${manifest.version}/${f.name}`,
+        new Uint8Array(readFileSync(join(clip, f.name))),
+      );
+    }
+    await bucket.put(`models/${manifest.id}/${manifest.version}/manifest.json`, JSON.stringify(manifest));
+    await bucket.put(`models/${manifest.id}/latest.json`, JSON.stringify({ version: manifest.version }));
+  }, 180_000);
+  afterAll(() => edge?.dispose());
+
+  const curls = codeLines.filter((l) => l.startsWith('curl '));
+  it('has one for every public route', () => {
+    for (const route of [
+      '/v1/images/generations',
+      '/v1/embeddings',
+      '/v1/models',
+      '/openapi.json',
+      '/healthz',
+      '/files/',
+    ]) {
+      expect(
+        curls.some((c) => c.includes(route)),
+        route,
+      ).toBe(true);
+    }
+  });
+  for (const line of curls) {
+    it(line, () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'readme-curl-'));
+      const out = execFileSync('bash', ['-c', `${line} -w '\\n%{http_code}'`], {
+        cwd,
+        env: { ...process.env, EDGE: base },
+      }).toString();
+      expect(out.trim().split('\n').at(-1)).toBe('200');
+    });
+  }
+});

@@ -26,7 +26,12 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               r2Buckets: ['MODELS'],
+              d1Databases: ['DB'],
               bindings: {
+                TEST_MIGRATIONS: inject('migrations'),
+                WORKER_TOKEN: 'worker-token',
+                ADMIN_TOKEN: 'admin-token',
+                WEBHOOK_SECRET: 'hook-secret',
                 GPU_WORKER_URL: inject('gpuWorkerUrl'),
                 GPU_WORKER_SECRET: inject('gpuWorkerSecret'),
                 GPU_TIMEOUT_MS: '5000',

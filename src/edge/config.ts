@@ -3,6 +3,7 @@ import { ModelCache } from '../shared/generation/model-cache.js';
 import { type BlobSource, layeredSource } from '../shared/registry/blob-source.js';
 import { RegistryReader } from '../shared/registry/reader.js';
 import { gpuEmbedder, gpuForwarder } from './forward.js';
+import { registerJobRoutes } from './jobs/routes.js';
 import { webRuntime } from './runtime/ort-web.js';
 import { bundledSource } from './sources/bundled.js';
 import { r2Source } from './sources/r2.js';
@@ -29,6 +30,13 @@ export interface Env {
   GPU_TIMEOUT_MS?: string;
   /** where long-text prompts are embedded: "edge" (default; the text encoder runs in the isolate) or "gpu" */
   TEXT_ENCODER?: string;
+  /** training jobs: D1 database, the GPU workers' token, the admin token (creates API keys), webhook signing */
+  DB?: D1Database;
+  WORKER_TOKEN?: string;
+  ADMIN_TOKEN?: string;
+  WEBHOOK_SECRET?: string;
+  LEASE_SECONDS?: string;
+  MAX_ATTEMPTS?: string;
   /** JSON, image size → default model id, e.g. {"28":"fashion-conv","64":"coco-64-concat"} */
   DEFAULT_MODELS?: string;
 }
@@ -64,7 +72,7 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     secret: env.GPU_WORKER_SECRET,
     timeoutMs: Number(env.GPU_TIMEOUT_MS ?? 30_000),
   };
-  return createApi({
+  const app = createApi({
     ...(env.TEXT_ENCODER === 'gpu' ? { embed: gpuEmbedder(gpu) } : {}),
     models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
     defaultModels: defaultModels(env),
@@ -74,4 +82,13 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     runtime: `workerd + ${webRuntime.name}`,
     codeVersion,
   });
+  registerJobRoutes(app, {
+    db: env.DB,
+    workerToken: env.WORKER_TOKEN,
+    adminToken: env.ADMIN_TOKEN,
+    webhookSecret: env.WEBHOOK_SECRET,
+    leaseSeconds: Number(env.LEASE_SECONDS ?? 120),
+    maxAttempts: Number(env.MAX_ATTEMPTS ?? 3),
+  });
+  return app;
 }

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import * as ortWeb from 'onnxruntime-web';
 import type { TestProject } from 'vitest/node';
 import { createApi } from '../../src/shared/api/app.js';
@@ -70,6 +71,20 @@ export default async function setup(project: TestProject) {
   const slow: Server = createServer((_req, res) => {
     setTimeout(() => res.end('{}'), 3_000).unref();
   });
+  // webhook receiver: records what it is sent; GET /hooks lists it
+  const hooks: { headers: Record<string, unknown>; body: string }[] = [];
+  const receiver: Server = createServer((req, res) => {
+    if (req.method === 'GET') return void res.end(JSON.stringify(hooks));
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      hooks.push({ headers: req.headers, body });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
   await new Promise<void>((done) => slow.listen(0, '127.0.0.1', done));
   const slowPort = (slow.address() as { port: number }).port;
 
@@ -105,6 +120,8 @@ export default async function setup(project: TestProject) {
   project.provide('slowWorkerUrl', `http://127.0.0.1:${slowPort}`);
   project.provide('gpuManifest', readFileSync(join(gpuDir, 'manifest.json'), 'utf8'));
   project.provide('s3', { endpoint: s3.endpoint, bucket: s3.bucket, ...s3.credentials });
+  project.provide('webhookUrl', `http://127.0.0.1:${(receiver.address() as { port: number }).port}`);
+  project.provide('migrations', JSON.stringify(await readD1Migrations(join(import.meta.dirname, '../../migrations'))));
   project.provide(
     'nodeDressPngs',
     body.data.map((d) => d.b64_json),
@@ -113,6 +130,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     await gpu.close();
     slow.close();
+    receiver.close();
     await s3.close();
   };
 }
@@ -125,5 +143,7 @@ declare module 'vitest' {
     gpuManifest: string;
     s3: { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string };
     nodeDressPngs: string[];
+    webhookUrl: string;
+    migrations: string;
   }
 }

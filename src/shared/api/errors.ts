@@ -26,7 +26,11 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  job_not_found: 404,
+  idempotency_conflict: 409,
+  lease_lost: 409,
   model_integrity: 502,
+  jobs_unavailable: 503,
   gpu_unavailable: 503,
   gpu_timeout: 504,
 };

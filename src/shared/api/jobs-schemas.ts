@@ -32,6 +32,7 @@ export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
 export const jobProgressSchema = z.object({
+  /** epochs completed (each one checkpointed); seen/total count the epoch under way */
   epoch: z.number().int(),
   epochs: z.number().int(),
   seen: z.number().int().optional(),

@@ -10,6 +10,7 @@ import { registerModels } from './models-command.js';
 import { registerS3 } from './s3-command.js';
 import { registerServe } from './serve-command.js';
 import { registerTrain } from './train-command.js';
+import { registerWorker } from './worker-command.js';
 
 /** `cvae`: the worker's command line. Each command lives in its own file and registers here. */
 export function buildProgram(): Command {
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
   registerClip(program);
   registerS3(program);
   registerServe(program);
+  registerWorker(program);
   return program;
 }

@@ -56,6 +56,10 @@ export interface TrainHooks {
   onStart?(info: { startEpoch: number; backend: ActiveBackend; replicas: number }): void;
   onBatch?(p: TrainProgress): void;
   onEpoch?(r: EpochRecord): void;
+  /** awaited after each epoch's checkpoint is on disk (e.g. to upload it) */
+  afterCheckpoint?(r: EpochRecord, dir: string): Promise<void>;
+  /** checked after each checkpoint: true ends training there (shutdown, cancellation) */
+  shouldStop?(): boolean;
 }
 
 export interface TrainResult {
@@ -66,6 +70,8 @@ export interface TrainResult {
   /** epochs run in this call (0 when a finished checkpoint was resumed) */
   epochsRun: number;
   trainExamples: number;
+  /** ended early by hooks.shouldStop */
+  stopped: boolean;
 }
 
 /**
@@ -136,6 +142,7 @@ export async function train(
     values: unflatten(layout, weights),
     adam: { step: adam.step, m: unflatten(layout, adam.m, true), v: unflatten(layout, adam.v, true) },
   });
+  let stopped = false;
   try {
     for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
       const order = permutation(createRng(deriveSeed(options.seed, 1, epoch)), data.count);
@@ -193,15 +200,21 @@ export async function train(
       };
       history.push(record);
       await saveCheckpoint(options.outDir, spec, snapshot(), { epoch: epoch + 1, config, history });
+      await hooks.afterCheckpoint?.(record, options.outDir);
       hooks.onEpoch?.(record);
+      if (hooks.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
     }
     return {
       state: snapshot(),
       history,
       backend,
       replicas: replicas.length,
-      epochsRun: Math.max(0, options.epochs - startEpoch),
+      epochsRun: Math.max(0, history.length - startEpoch),
       trainExamples: data.count,
+      stopped,
     };
   } finally {
     await Promise.all(replicas.map((r) => r.close()));

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { CvaeError } from '../../shared/errors.js';
+import { runWorker } from '../jobs/worker-loop.js';
+import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
+import { intOption } from './options.js';
+
+/** `cvae worker`: a GPU worker pulling training jobs from the edge. */
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('pull training jobs from the edge: lease, train, export, publish to the registry, complete; repeat')
+    .requiredOption('--edge <url>', 'the edge base URL, e.g. https://cvae.example.workers.dev')
+    .option('--token-env <name>', 'environment variable holding the worker token', 'CVAE_WORKER_TOKEN')
+    .option('--id <name>', 'worker id in leases and logs (default: host-pid)')
+    .option('--work-dir <dir>', 'local run folders', 'runs/jobs')
+    .option('--poll <seconds>', 'wait between empty polls', intOption(1), 5)
+    .option('--once', 'handle at most one job, then exit')
+    .action(
+      async (flags: { edge: string; tokenEnv: string; id?: string; workDir: string; poll: number; once?: boolean }) => {
+        const token = process.env[flags.tokenEnv];
+        if (!token) throw new CvaeError('bad_option', `set ${flags.tokenEnv} to the edge's WORKER_TOKEN`);
+        await runWorker({
+          edgeUrl: flags.edge,
+          token,
+          store: s3Store(s3ConfigFromEnv()),
+          workDir: flags.workDir,
+          pollSeconds: flags.poll,
+          ...(flags.id ? { workerId: flags.id } : {}),
+          ...(flags.once ? { once: true } : {}),
+        });
+      },
+    );
+}

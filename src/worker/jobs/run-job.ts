@@ -1,0 +1,179 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Lease, trainingJobRequestSchema } from '../../shared/api/jobs-schemas.js';
+import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
+import { CvaeError } from '../../shared/errors.js';
+import type { Manifest } from '../../shared/manifest.js';
+import { loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
+import { evaluate, runModel } from '../eval/evaluate.js';
+import { chooseExtractors } from '../eval/extractors.js';
+import { testSet } from '../experiments/table1.js';
+import type { ObjectStore } from '../registry/object-store.js';
+import { writeModelPackage } from '../registry/package.js';
+import { push } from '../registry/registry.js';
+import { sharedFromLabeled } from '../train/dataset.js';
+import { type EpochRecord, train } from '../train/trainer.js';
+import type { EdgeJobsClient } from './edge-client.js';
+
+/**
+ * One leased job: restore its last checkpoint from object storage (a re-leased job resumes),
+ * train with heartbeats, upload a checkpoint after every epoch, export and publish the model,
+ * complete. Returns 'stopped' when asked to stop (shutdown or cancellation) after a checkpoint.
+ */
+const CHECKPOINT_FILES = ['checkpoint.json', 'checkpoint.bin'];
+const EVAL_IMAGES = 1000;
+
+export interface RunJobOptions {
+  client: EdgeJobsClient;
+  store: ObjectStore;
+  workDir: string;
+  /** true once the process was asked to stop (SIGTERM) */
+  stopping: () => boolean;
+  log: (line: string) => void;
+}
+
+export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'completed' | 'stopped' | 'cancelled'> {
+  const { job } = lease;
+  const config = trainingJobRequestSchema.parse(job.config);
+  const spec = FASHION_ARCHITECTURES[config.architecture];
+  if (!spec) throw new CvaeError('bad_job', `unknown architecture ${config.architecture}`);
+  const runDir = join(opts.workDir, job.id);
+  await mkdir(runDir, { recursive: true });
+
+  // resume from the checkpoint a previous worker uploaded
+  let restored = 0;
+  for (const name of CHECKPOINT_FILES) {
+    const bytes = await opts.store.get(`${lease.checkpointPrefix}${name}`);
+    if (bytes) {
+      await writeFile(join(runDir, name), bytes);
+      restored++;
+    }
+  }
+  const resume = restored === CHECKPOINT_FILES.length;
+  opts.log(
+    `${job.id}: ${config.architecture}, ${config.epochs} epochs${resume ? ', resuming from the uploaded checkpoint' : ''}`,
+  );
+
+  let cancel = false;
+  let lost = false;
+  let progress = { epoch: 0, epochs: config.epochs };
+  const beat = async () => {
+    try {
+      cancel = (await opts.client.heartbeat(job.id, progress)).cancel || cancel;
+    } catch (error) {
+      if ((error as CvaeError).code === 'lease_lost') lost = true;
+      opts.log(`${job.id}: heartbeat failed: ${(error as Error).message}`);
+    }
+  };
+  const timer = setInterval(beat, Math.max(1000, (lease.leaseSeconds * 1000) / 3));
+  try {
+    const fm = await loadFashionMnist();
+    const split = config.dataset.subset ? takeFirst(fm.train, config.dataset.subset) : fm.train;
+    const data = sharedFromLabeled(split.pixels, split.labels, [split.height, split.width, 1], 10);
+    const result = await train(
+      spec,
+      data,
+      {
+        epochs: config.epochs,
+        batchSize: config.batchSize,
+        seed: config.seed,
+        learningRate: config.learningRate,
+        weightDecay: config.weightDecay,
+        replicas: Math.max(1, Math.min(2, Math.floor(config.batchSize / 2))),
+        outDir: runDir,
+        resume,
+      },
+      {
+        onBatch: (p) => {
+          // epoch = epochs completed and checkpointed; seen/total = the current one
+          progress = {
+            ...progress,
+            epoch: p.epoch - 1,
+            epochs: p.epochs,
+            seen: p.seen,
+            total: p.total,
+            loss: p.loss,
+          } as typeof progress;
+        },
+        afterCheckpoint: async (r: EpochRecord, dir: string) => {
+          for (const name of CHECKPOINT_FILES) {
+            await opts.store.put(
+              `${lease.checkpointPrefix}${name}`,
+              new Uint8Array(await readFile(join(dir, name))),
+              'application/octet-stream',
+            );
+          }
+          progress = { epoch: r.epoch, epochs: config.epochs, loss: r.loss } as typeof progress;
+          await beat();
+          opts.log(`${job.id}: epoch ${r.epoch}/${config.epochs} loss ${r.loss.toFixed(2)}, checkpoint uploaded`);
+        },
+        shouldStop: () => cancel || lost || opts.stopping(),
+      },
+    );
+    if (lost) return 'stopped';
+    if (cancel) {
+      await opts.client.release(job.id, 'cancelled by the user');
+      return 'cancelled';
+    }
+    if (result.stopped) {
+      await opts.client.release(job.id, 'worker shutting down');
+      return 'stopped';
+    }
+
+    // export, score on part of the test set, publish, complete
+    const set = testSet(fm, EVAL_IMAGES);
+    const extractors = await chooseExtractors({});
+    const report = await evaluate(
+      await runModel(spec, result.state.values, set, config.seed),
+      set,
+      extractors.features,
+      extractors.judge,
+    );
+    extractors.dispose();
+    const metrics: Manifest['metrics'] = {
+      testImages: report.count,
+      mse: report.posteriorMean.mse,
+      mseSampled: report.sampled.mse,
+      ssim: report.posteriorMean.ssimGaussian,
+      ssimUniform7: report.posteriorMean.ssimUniform7,
+      fid: report.fidGenerated,
+      fidReconstructed: report.fidReconstructed,
+      fidExtractor: report.fidExtractor,
+      ...(report.classAccuracy === undefined ? {} : { classAccuracy: report.classAccuracy }),
+    };
+    const modelId = config.modelId ?? config.architecture;
+    const packageDir = join(runDir, 'package');
+    await rm(packageDir, { recursive: true, force: true });
+    const manifest = await writeModelPackage(packageDir, {
+      spec: { ...spec, id: modelId },
+      values: result.state.values,
+      version: `job-${job.id.replace(/^job_/, '')}`,
+      metrics,
+      training: {
+        architecture: spec.id,
+        config: { ...config },
+        seed: config.seed,
+        backend: result.backend.label,
+        epochs: result.history.length,
+      },
+      command: `training job ${job.id}`,
+    });
+    if (!existsSync(join(packageDir, 'manifest.json'))) throw new CvaeError('export_failed', 'no manifest written');
+    try {
+      await push(opts.store, packageDir);
+    } catch (error) {
+      // a retried job may find its version already published by the previous attempt
+      if ((error as CvaeError).code !== 'version_exists') throw error;
+    }
+    await opts.client.complete(
+      job.id,
+      { id: manifest.id, version: manifest.version },
+      metrics as Record<string, unknown>,
+    );
+    opts.log(`${job.id}: published ${manifest.id}@${manifest.version}`);
+    return 'completed';
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,163 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+import { type LocalS3, startLocalS3 } from '../../src/worker/registry/local-s3.js';
+
+// Batch training end to end, through the edge only: the edge bundle in local workerd (D1 jobs,
+// models over the S3 API), s3rver as the bucket, `cvae worker` processes as GPU workers.
+let s3: LocalS3;
+let edge: Miniflare;
+let base: string;
+let apiKey: string;
+const workers: ChildProcess[] = [];
+const logs: string[] = [];
+
+beforeAll(async () => {
+  s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'jobs-s3-')) });
+  const bundle = mkdtempSync(join(tmpdir(), 'jobs-bundle-'));
+  edge = startLocalEdge(bundle, buildEdgeBundle(bundle), {
+    bindings: {
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      WORKER_TOKEN: 'wt',
+      ADMIN_TOKEN: 'at',
+      LEASE_SECONDS: '4',
+    },
+    d1: true,
+  });
+  base = (await edge.ready).toString().replace(/\/$/, '');
+  const db = await edge.getD1Database('DB');
+  for (const f of readdirSync('migrations').sort()) {
+    for (const statement of readFileSync(join('migrations', f), 'utf8').replace(/--.*$/gm, '').split(';')) {
+      if (statement.trim()) await db.prepare(statement).run();
+    }
+  }
+  const res = await fetch(`${base}/v1/admin/api-keys`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer at', 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'e2e' }),
+  });
+  apiKey = ((await res.json()) as { key: string }).key;
+}, 180_000);
+
+afterAll(async () => {
+  for (const w of workers) w.kill('SIGKILL');
+  await edge?.dispose();
+  await s3?.close();
+});
+
+function startWorker(id: string): ChildProcess {
+  const child = spawn(
+    'node',
+    [
+      'bin/cvae.mjs',
+      'worker',
+      '--edge',
+      base,
+      '--id',
+      id,
+      '--poll',
+      '1',
+      '--work-dir',
+      mkdtempSync(join(tmpdir(), `${id}-`)),
+    ],
+    {
+      env: {
+        ...process.env,
+        CVAE_WORKER_TOKEN: 'wt',
+        CVAE_S3_BUCKET: s3.bucket,
+        CVAE_S3_ENDPOINT: s3.endpoint,
+        CVAE_S3_FORCE_PATH_STYLE: '1',
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      },
+    },
+  );
+  child.stderr?.on('data', (d: Buffer) => logs.push(`${id}: ${d}`));
+  workers.push(child);
+  return child;
+}
+
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${base}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
+type Job = {
+  id: string;
+  status: string;
+  progress: { epoch: number } | null;
+  model: { id: string; version: string } | null;
+  attempts: number;
+};
+const getJob = async (id: string) => (await (await api(`/v1/training-jobs/${id}`)).json()) as Job;
+async function until<T>(what: string, f: () => Promise<T | undefined>, seconds = 200): Promise<T> {
+  for (let i = 0; i < seconds * 2; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}\n${logs.join('')}`);
+}
+
+describe('training jobs end to end', () => {
+  it('refuses job requests without an API key', async () => {
+    const res = await fetch(`${base}/v1/training-jobs`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('one job per Idempotency-Key; a killed worker’s job is resumed by another from its checkpoint; the model is published and generates', async () => {
+    const body = JSON.stringify({
+      architecture: 'fashion-fc',
+      epochs: 4,
+      batchSize: 64,
+      dataset: { name: 'fashion-mnist', subset: 2048 },
+      modelId: 'fashion-e2e',
+    });
+    const first = await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-1' } });
+    const second = await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-1' } });
+    expect([first.status, second.status]).toEqual([201, 200]);
+    const { id } = (await first.json()) as Job;
+    expect(((await second.json()) as Job).id).toBe(id);
+    expect(
+      ((await (await api('/v1/training-jobs')).json()) as { data: Job[] }).data.filter((j) => j.id === id),
+    ).toHaveLength(1);
+
+    // worker A trains until a checkpoint is uploaded, then dies without a word
+    const a = startWorker('worker-a');
+    await until('epoch 1', async () => ((await getJob(id)).progress?.epoch ?? 0) >= 1 || undefined);
+    a.kill('SIGKILL');
+    // worker B leases it after the lease expires and resumes from the checkpoint
+    startWorker('worker-b');
+    const done = await until('completion', async () => {
+      const job = await getJob(id);
+      return job.status === 'succeeded' || job.status === 'failed' ? job : undefined;
+    });
+    expect(done.status, logs.join('')).toBe('succeeded');
+    expect(done.attempts).toBe(2);
+    expect(logs.join('')).toMatch(/worker-b: .*resuming from the uploaded checkpoint/);
+    const model = done.model as { id: string; version: string };
+    expect(model.id).toBe('fashion-e2e');
+
+    // the new version is in the registry the edge reads, and generates
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string; versions: string[] }[] };
+    expect(models.data.find((m) => m.id === 'fashion-e2e')?.versions).toContain(model.version);
+    const gen = await fetch(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'a dress', model: `${model.id}@${model.version}`, seed: 1 }),
+    });
+    expect(gen.status).toBe(200);
+    expect(((await gen.json()) as { model: unknown }).model).toEqual(model);
+  }, 420_000);
+});

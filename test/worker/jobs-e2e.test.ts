@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+import { applyMigrations } from '../../src/worker/dev/migrations.js';
 import { type LocalS3, startLocalS3 } from '../../src/worker/registry/local-s3.js';
 
 // Batch training end to end, through the edge only: the edge bundle in local workerd (D1 jobs,
@@ -32,12 +33,7 @@ beforeAll(async () => {
     d1: true,
   });
   base = (await edge.ready).toString().replace(/\/$/, '');
-  const db = await edge.getD1Database('DB');
-  for (const f of readdirSync('migrations').sort()) {
-    for (const statement of readFileSync(join('migrations', f), 'utf8').replace(/--.*$/gm, '').split(';')) {
-      if (statement.trim()) await db.prepare(statement).run();
-    }
-  }
+  await applyMigrations(await edge.getD1Database('DB'));
   const res = await fetch(`${base}/v1/admin/api-keys`, {
     method: 'POST',
     headers: { authorization: 'Bearer at', 'content-type': 'application/json' },

@@ -9,6 +9,7 @@ import { registerGenerate } from './generate-command.js';
 import { registerModels } from './models-command.js';
 import { registerS3 } from './s3-command.js';
 import { registerServe } from './serve-command.js';
+import { registerStack } from './stack-command.js';
 import { registerTrain } from './train-command.js';
 import { registerWorker } from './worker-command.js';
 
@@ -31,5 +32,6 @@ export function buildProgram(): Command {
   registerS3(program);
   registerServe(program);
   registerWorker(program);
+  registerStack(program);
   return program;
 }

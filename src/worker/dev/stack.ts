@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { CvaeError } from '../../shared/errors.js';
+import { MODELS_DIR } from '../eval/classifier-store.js';
+import { startLocalS3 } from '../registry/local-s3.js';
+import { objectStoreSource, push } from '../registry/registry.js';
+import { s3Store } from '../registry/s3-store.js';
+import { startServer } from '../serve/server.js';
+import { buildEdgeBundle, startLocalEdge } from './local-edge.js';
+import { applyMigrations } from './migrations.js';
+
+/**
+ * `npm start`: the whole system on one machine with embedded defaults —
+ *   a local S3 API (s3rver) seeded with the bundled model = the registry bucket,
+ *   the edge bundle in local workerd (Miniflare, as `wrangler dev`) with a persistent local D1,
+ *   `cvae serve` as the GPU worker's generation server (onnxruntime-node),
+ *   `cvae worker` pulling training jobs from the edge (CPU backend here).
+ * State lives in .cache/stack/ and survives restarts; Ctrl-C stops everything.
+ */
+export interface StackOptions {
+  dir: string;
+  edgePort: number;
+  servePort: number;
+  s3Port: number;
+}
+
+export async function runStack(opts: StackOptions): Promise<void> {
+  const dir = resolve(opts.dir);
+  await mkdir(dir, { recursive: true });
+  const secrets = await loadSecrets(join(dir, 'secrets.json'));
+  const step = (s: string) => console.error(`stack: ${s}`);
+
+  step('starting the local S3 API (registry bucket)…');
+  const s3 = await startLocalS3({ directory: join(dir, 's3'), port: opts.s3Port });
+  const s3Config = {
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: s3.credentials,
+  };
+  const store = s3Store(s3Config);
+  try {
+    await push(store, join(MODELS_DIR, 'fashion-conv'));
+    step('seeded the bucket with the bundled fashion-conv');
+  } catch (error) {
+    if ((error as CvaeError).code !== 'version_exists') throw error;
+  }
+
+  step('starting the GPU worker’s generation server (cvae serve)…');
+  const serve = await startServer({
+    port: opts.servePort,
+    host: '127.0.0.1',
+    modelsDir: MODELS_DIR,
+    registry: objectStoreSource(store),
+    secret: secrets.gpu,
+  });
+
+  step('building the edge bundle and starting it in local workerd…');
+  const bundleDir = join(dir, 'bundle');
+  await mkdir(bundleDir, { recursive: true });
+  const edge = startLocalEdge(bundleDir, buildEdgeBundle(bundleDir), {
+    port: opts.edgePort,
+    d1: true,
+    d1Persist: join(dir, 'd1'),
+    bindings: {
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      GPU_WORKER_URL: serve.url,
+      GPU_WORKER_SECRET: secrets.gpu,
+      WORKER_TOKEN: secrets.worker,
+      ADMIN_TOKEN: secrets.admin,
+      WEBHOOK_SECRET: secrets.webhook,
+    },
+  });
+  const edgeUrl = (await edge.ready).toString().replace(/\/$/, '');
+  await applyMigrations(await edge.getD1Database('DB'));
+  if (!secrets.apiKey) {
+    const res = await fetch(`${edgeUrl}/v1/admin/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'local stack' }),
+    });
+    secrets.apiKey = ((await res.json()) as { key: string }).key;
+    await writeFile(join(dir, 'secrets.json'), JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+
+  step('starting a training worker (cvae worker)…');
+  const worker: ChildProcess = spawn(
+    process.execPath,
+    ['bin/cvae.mjs', 'worker', '--edge', edgeUrl, '--work-dir', join(dir, 'jobs')],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env,
+        CVAE_WORKER_TOKEN: secrets.worker,
+        CVAE_S3_BUCKET: s3.bucket,
+        CVAE_S3_ENDPOINT: s3.endpoint,
+        CVAE_S3_FORCE_PATH_STYLE: '1',
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      },
+    },
+  );
+
+  console.log(
+    [
+      '',
+      'cvae-edge is running:',
+      `  playground     ${edgeUrl}/`,
+      `  API            ${edgeUrl}/v1/…   (OpenAPI: ${edgeUrl}/openapi.json)`,
+      `  GPU worker     ${serve.url}   (cvae serve; 256 px and GPU models are forwarded here)`,
+      `  registry (S3)  ${s3.endpoint}/${s3.bucket}   (key S3RVER / S3RVER)`,
+      `  API key        ${secrets.apiKey}`,
+      '',
+      'Try:',
+      `  curl -s ${edgeUrl}/v1/images/generations -H 'content-type: application/json' -d '{"prompt":"Make a dress","n":4,"seed":1}'`,
+      `  curl -s ${edgeUrl}/v1/training-jobs -H 'authorization: Bearer ${secrets.apiKey}' -H 'idempotency-key: first-job' -H 'content-type: application/json' -d '{"architecture":"fashion-fc","epochs":2,"dataset":{"name":"fashion-mnist","subset":5000},"modelId":"my-fashion"}'`,
+      '',
+      'State is kept in .cache/stack/. Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+
+  // Miniflare exits the process on SIGINT itself; make sure the worker hears about it too
+  process.on('exit', () => {
+    if (worker.exitCode === null) worker.kill('SIGTERM');
+  });
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      step('stopping…');
+      worker.kill('SIGTERM');
+      await new Promise((r) => (worker.exitCode !== null ? r(undefined) : worker.once('exit', r)));
+      await edge.dispose();
+      await serve.close();
+      await s3.close();
+      step('stopped');
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    worker.once('exit', (code) => {
+      if (!stopping) step(`the training worker exited (${code}); the rest keeps running`);
+    });
+  });
+}
+
+interface Secrets {
+  gpu: string;
+  worker: string;
+  admin: string;
+  webhook: string;
+  apiKey?: string;
+}
+
+async function loadSecrets(path: string): Promise<Secrets> {
+  if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as Secrets;
+  const random = () =>
+    [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const secrets = { gpu: random(), worker: random(), admin: random(), webhook: random() };
+  await writeFile(path, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}

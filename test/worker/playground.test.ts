@@ -6,6 +6,7 @@ import type { Miniflare } from 'miniflare';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+import { applyMigrations } from '../../src/worker/dev/migrations.js';
 
 // The playground served by the real edge bundle in local workerd, driven in Debian's headless Chromium.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -15,8 +16,12 @@ let browser: Browser;
 
 beforeAll(async () => {
   const bundle = mkdtempSync(join(tmpdir(), 'playground-bundle-'));
-  edge = startLocalEdge(bundle, buildEdgeBundle(bundle));
+  edge = startLocalEdge(bundle, buildEdgeBundle(bundle), {
+    d1: true,
+    bindings: { WORKER_TOKEN: 'wt', ADMIN_TOKEN: 'at' },
+  });
   url = await edge.ready;
+  await applyMigrations(await edge.getD1Database('DB'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -49,7 +54,7 @@ describe('playground (GET /)', () => {
     );
 
     await page.getByLabel('Prompt').fill('A pair of sneakers, please');
-    await page.getByLabel('Images').fill('6');
+    await page.getByLabel('Images', { exact: true }).fill('6');
     await page.getByLabel('Seed', { exact: true }).fill('42');
     await page.getByRole('button', { name: 'Generate' }).click();
     await page.locator('#images img').nth(5).waitFor();
@@ -85,6 +90,41 @@ describe('playground (GET /)', () => {
     expect(await alert.textContent()).toMatch(/No item this model knows is named in the prompt.*\(prompt_no_class\)/);
     await page.getByRole('button', { name: 'Re-roll seed' }).click();
     expect(Number(await page.getByLabel('Seed', { exact: true }).inputValue())).not.toBe(1);
+    await page.close();
+  });
+
+  it('starts a training job with an API key and follows it live to its model', async () => {
+    const admin = await fetch(new URL('/v1/admin/api-keys', url), {
+      method: 'POST',
+      headers: { authorization: 'Bearer at', 'content-type': 'application/json' },
+      body: '{"name":"browser"}',
+    });
+    const { key } = (await admin.json()) as { key: string };
+    const page = await browser.newPage();
+    await page.goto(url.toString());
+    await page.getByRole('button', { name: 'Show my jobs' }).click();
+    expect(await page.locator('#jobs-error').textContent()).toMatch(/API key/);
+    await page.getByLabel('API key').fill(key);
+    await page.getByLabel('Epochs').fill('3');
+    await page.getByRole('button', { name: 'Start a job' }).click();
+    const row = page.locator('#jobs tbody tr').first();
+    await row.waitFor();
+    expect(await row.locator('.status').textContent()).toBe('queued');
+    const id = ((await row.locator('code').textContent()) as string).trim();
+
+    // a worker (played here over HTTP) leases it, reports progress, completes
+    const work = (path: string, body: unknown) =>
+      fetch(new URL(path, url), {
+        method: 'POST',
+        headers: { authorization: 'Bearer wt', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await work('/v1/worker/lease', { workerId: 'w' })).status).toBe(200);
+    await work(`/v1/worker/jobs/${id}/heartbeat`, { workerId: 'w', progress: { epoch: 1, epochs: 3, loss: 250 } });
+    await expect.poll(() => row.locator('.pct').textContent(), { timeout: 10_000 }).toMatch(/^33%, loss 250\.0/);
+    await work(`/v1/worker/jobs/${id}/complete`, { workerId: 'w', model: { id: 'my-fashion', version: 'job-x' } });
+    await expect.poll(() => row.locator('.status').textContent(), { timeout: 10_000 }).toBe('succeeded');
+    expect(await row.locator('.model').textContent()).toBe('my-fashion@job-x');
     await page.close();
   });
 });

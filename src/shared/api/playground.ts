@@ -39,6 +39,11 @@ export const PLAYGROUND_HTML = `<!doctype html>
   section { margin-top: 1.4rem; }
   .model-info { color: var(--muted); font-size: .85rem; }
   [hidden] { display: none !important; }
+  form.jobs { margin-top: .5rem; }
+  #jobs-error { color: #b42318; margin: .5rem 0; }
+  table { border-collapse: collapse; width: 100%; margin-top: .6rem; font-size: .9rem; }
+  th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid rgba(127,127,127,.3); }
+  progress { width: 8rem; }
 </style>
 </head>
 <body>
@@ -69,6 +74,22 @@ export const PLAYGROUND_HTML = `<!doctype html>
   <section id="curl-section" hidden>
     <h2 style="font-size:1rem">The same request with curl</h2>
     <pre id="curl"></pre>
+  </section>
+  <section id="jobs-section" aria-labelledby="jobs-title">
+    <h2 id="jobs-title" style="font-size:1rem">Training jobs</h2>
+    <form id="jobs-form" class="jobs">
+      <div class="field wide"><label for="api-key">API key</label>
+        <input id="api-key" type="password" autocomplete="off" placeholder="cvae_…"></div>
+      <div class="field half"><label for="job-arch">Architecture</label>
+        <select id="job-arch"><option>fashion-conv</option><option>fashion-fc</option></select></div>
+      <div class="field"><label for="job-epochs">Epochs</label><input id="job-epochs" type="number" min="1" max="200" value="2"></div>
+      <div class="field"><label for="job-subset">Training images</label><input id="job-subset" type="number" min="64" value="5000"></div>
+      <div class="field"><label for="job-model">Model id</label><input id="job-model" value="my-fashion"></div>
+      <div class="wide"><button type="button" id="jobs-refresh">Show my jobs</button>
+        <button type="submit" class="primary" id="job-start">Start a job</button></div>
+    </form>
+    <div id="jobs-error" role="alert" hidden></div>
+    <table id="jobs" hidden><thead><tr><th>Job</th><th>Status</th><th>Progress</th><th>Model</th></tr></thead><tbody></tbody></table>
   </section>
   <section id="files-section" hidden>
     <h2 style="font-size:1rem">Download the model</h2>
@@ -185,6 +206,96 @@ $('model').addEventListener('change', selectModel);
 $('reroll').addEventListener('click', () => {
   $('seed').value = crypto.getRandomValues(new Uint32Array(1))[0];
   $('seed').focus();
+});
+
+// Training jobs: the key stays in this tab (sessionStorage); progress comes from the events
+// stream, read with fetch because EventSource cannot send an Authorization header.
+const streams = new Map();
+const keyHeaders = () => ({ authorization: 'Bearer ' + $('api-key').value.trim(), 'content-type': 'application/json' });
+$('api-key').value = sessionStorage.getItem('cvae-key') ?? '';
+
+function jobError(message) {
+  $('jobs-error').textContent = message;
+  $('jobs-error').hidden = !message;
+}
+
+function renderJob(job) {
+  let row = document.getElementById('job-' + job.id);
+  if (!row) {
+    row = document.createElement('tr');
+    row.id = 'job-' + job.id;
+    row.innerHTML = '<td><code></code></td><td class="status"></td><td><progress max="1" value="0"></progress> <span class="pct"></span></td><td class="model"></td>';
+    row.querySelector('code').textContent = job.id;
+    $('jobs').querySelector('tbody').prepend(row);
+  }
+  row.querySelector('.status').textContent = job.status + (job.cancelRequested && job.status === 'running' ? ' (cancelling)' : '');
+  const p = job.progress;
+  const fraction = job.status === 'succeeded' ? 1 : p ? (p.epoch + (p.total ? (p.seen ?? 0) / p.total : 0)) / p.epochs : 0;
+  row.querySelector('progress').value = Math.min(1, fraction);
+  row.querySelector('.pct').textContent = Math.round(fraction * 100) + '%' + (p && p.loss ? ', loss ' + p.loss.toFixed(1) : '');
+  row.querySelector('.model').textContent = job.model ? job.model.id + '@' + job.model.version : job.error ?? '';
+  $('jobs').hidden = false;
+  if (!['succeeded', 'failed', 'cancelled'].includes(job.status) && !streams.has(job.id)) follow(job);
+}
+
+async function follow(job) {
+  const controller = new AbortController();
+  streams.set(job.id, controller);
+  try {
+    const res = await fetch('/v1/training-jobs/' + job.id + '/events', { headers: keyHeaders(), signal: controller.signal });
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const type = /^event: (.*)$/m.exec(block)?.[1];
+        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}');
+        if (type === 'progress') renderJob({ ...job, status: 'running', progress: data });
+        else if (type) {
+          const fresh = await (await fetch('/v1/training-jobs/' + job.id, { headers: keyHeaders() })).json();
+          job = fresh;
+          renderJob(fresh);
+        }
+      }
+    }
+  } catch {}
+  streams.delete(job.id);
+}
+
+async function refreshJobs() {
+  jobError('');
+  sessionStorage.setItem('cvae-key', $('api-key').value.trim());
+  const res = await fetch('/v1/training-jobs', { headers: keyHeaders() });
+  const body = await res.json();
+  if (!res.ok) return jobError(body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + res.status);
+  for (const job of body.data.reverse()) renderJob(job);
+  if (body.data.length === 0) jobError('No jobs yet for this key.');
+}
+
+$('jobs-refresh').addEventListener('click', refreshJobs);
+$('jobs-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  jobError('');
+  sessionStorage.setItem('cvae-key', $('api-key').value.trim());
+  const config = {
+    architecture: $('job-arch').value,
+    epochs: Number($('job-epochs').value),
+    dataset: { name: 'fashion-mnist', subset: Number($('job-subset').value) },
+    modelId: $('job-model').value || undefined,
+  };
+  const res = await fetch('/v1/training-jobs', {
+    method: 'POST',
+    headers: { ...keyHeaders(), 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify(config),
+  });
+  const body = await res.json();
+  if (!res.ok) return jobError(body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + res.status);
+  renderJob(body);
 });
 loadModels();
 </script>

@@ -156,4 +156,19 @@ describe('training jobs end to end', () => {
     expect(gen.status).toBe(200);
     expect(((await gen.json()) as { model: unknown }).model).toEqual(model);
   }, 420_000);
+
+  it('SIGTERM: the worker finishes its epoch, keeps the checkpoint, gives the job back and exits', async () => {
+    const body = JSON.stringify({ architecture: 'fashion-fc', epochs: 20, batchSize: 64, dataset: { name: 'fashion-mnist', subset: 2048 } });
+    const { id } = (await (await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-term' } })).json()) as Job;
+    const c = startWorker('worker-c');
+    await until('epoch 1', async () => ((await getJob(id)).progress?.epoch ?? 0) >= 1 || undefined);
+    const exited = new Promise<number | null>((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const job = await getJob(id);
+    expect(job.status).toBe('queued');
+    expect(job.attempts).toBe(0); // a release is not a failed attempt
+    expect(logs.join('')).toMatch(/worker-c: .*stopping: finishing the current epoch/);
+    await api(`/v1/training-jobs/${id}/cancel`, { method: 'POST' });
+  }, 300_000);
 });

@@ -158,8 +158,16 @@ describe('training jobs end to end', () => {
   }, 420_000);
 
   it('SIGTERM: the worker finishes its epoch, keeps the checkpoint, gives the job back and exits', async () => {
-    const body = JSON.stringify({ architecture: 'fashion-fc', epochs: 20, batchSize: 64, dataset: { name: 'fashion-mnist', subset: 2048 } });
-    const { id } = (await (await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-term' } })).json()) as Job;
+    for (const w of workers) w.kill('SIGKILL'); // only worker C may take this job
+    const body = JSON.stringify({
+      architecture: 'fashion-fc',
+      epochs: 20,
+      batchSize: 64,
+      dataset: { name: 'fashion-mnist', subset: 2048 },
+    });
+    const { id } = (await (
+      await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-term' } })
+    ).json()) as Job;
     const c = startWorker('worker-c');
     await until('epoch 1', async () => ((await getJob(id)).progress?.epoch ?? 0) >= 1 || undefined);
     const exited = new Promise<number | null>((r) => c.once('exit', r));

@@ -28,6 +28,8 @@ export function registerWorker(program: Command): void {
           ...(flags.id ? { workerId: flags.id } : {}),
           ...(flags.once ? { once: true } : {}),
         });
+        // done (or told to stop): do not wait for idle sockets and worker threads to wind down
+        process.exit(0);
       },
     );
 }

@@ -103,13 +103,13 @@ describe('playground (GET /)', () => {
     const page = await browser.newPage();
     await page.goto(url.toString());
     await page.getByRole('button', { name: 'Show my jobs' }).click();
-    expect(await page.locator('#jobs-error').textContent()).toMatch(/API key/);
+    await expect.poll(() => page.locator('#jobs-error').textContent()).toMatch(/API key/);
     await page.getByLabel('API key').fill(key);
     await page.getByLabel('Epochs').fill('3');
     await page.getByRole('button', { name: 'Start a job' }).click();
     const row = page.locator('#jobs tbody tr').first();
     await row.waitFor();
-    expect(await row.locator('.status').textContent()).toBe('queued');
+    await expect.poll(() => row.locator('.status').textContent()).toBe('queued');
     const id = ((await row.locator('code').textContent()) as string).trim();
 
     // a worker (played here over HTTP) leases it, reports progress, completes

@@ -24,7 +24,7 @@ import { ModelCache } from '../src/shared/generation/model-cache.js';
 import { batchImage, encodePng, toBase64 } from '../src/shared/image/png.js';
 import { RegistryReader } from '../src/shared/registry/reader.js';
 import { findVocab, generateClipPackage } from '../src/worker/clip/local-encoder.js';
-import { buildEdgeBundle, startLocalEdge } from '../src/worker/dev/local-edge.js';
+import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../src/worker/dev/local-edge.js';
 import { MODELS_DIR } from '../src/worker/eval/classifier-store.js';
 import { initialValues } from '../src/worker/model/weights.js';
 import { nodeRuntime } from '../src/worker/onnx/runtime.js';
@@ -78,19 +78,7 @@ await generateClipPackage({
 });
 
 async function seedR2(mf: Miniflare, dirs: string[]) {
-  const bucket = await mf.getR2Bucket('MODELS');
-  for (const dir of dirs) {
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    for (const f of manifest.files) {
-      // a copy with its own ArrayBuffer: Miniflare's proxy cannot send Buffer pool slices
-      await bucket.put(
-        `models/${manifest.id}/${manifest.version}/${f.name}`,
-        new Uint8Array(readFileSync(join(dir, f.name))),
-      );
-    }
-    await bucket.put(`models/${manifest.id}/${manifest.version}/manifest.json`, JSON.stringify(manifest));
-    await bucket.put(`models/${manifest.id}/latest.json`, JSON.stringify({ version: manifest.version }));
-  }
+  for (const dir of dirs) await putPackageInR2(mf, dir);
 }
 
 const startEdge = (bindings: Record<string, string> = {}) => startLocalEdge(bundleDir, files, { bindings });

@@ -7,7 +7,7 @@ import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/worker/cli/program.js';
 import { generateClipPackage } from '../../src/worker/clip/local-encoder.js';
-import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
 
 // The README's commands cannot rot: every curl line runs against the real edge bundle in local
@@ -79,21 +79,13 @@ describe('README: curl examples against the edge', () => {
     job = ((await res.json()) as { id: string }).id;
     // the embeddings example needs a CLIP text encoder in the registry bucket
     const clip = mkdtempSync(join(tmpdir(), 'readme-clip-'));
-    const manifest = await generateClipPackage({
+    await generateClipPackage({
       config: 'tiny',
       seed: 1,
       vocab: join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz'),
       out: clip,
     });
-    const bucket = await edge.getR2Bucket('MODELS');
-    for (const f of manifest.files) {
-      await bucket.put(
-        `models/${manifest.id}/${manifest.version}/${f.name}`,
-        new Uint8Array(readFileSync(join(clip, f.name))),
-      );
-    }
-    await bucket.put(`models/${manifest.id}/${manifest.version}/manifest.json`, JSON.stringify(manifest));
-    await bucket.put(`models/${manifest.id}/latest.json`, JSON.stringify({ version: manifest.version }));
+    await putPackageInR2(edge, clip);
   }, 180_000);
   afterAll(() => edge?.dispose());
 

@@ -1,4 +1,4 @@
-import type { BlobSource } from '../../shared/registry/blob-source.js';
+import { type BlobSource, onceObject } from '../../shared/registry/blob-source.js';
 
 /** The registry bucket through a Workers R2 binding (production). */
 export function r2Source(bucket: R2Bucket, label = 'R2'): BlobSource {
@@ -7,19 +7,12 @@ export function r2Source(bucket: R2Bucket, label = 'R2'): BlobSource {
     async get(key) {
       const object = await bucket.get(key);
       if (!object) return undefined;
-      let used = false;
-      return {
-        size: object.size,
-        etag: object.etag,
-        body: () => {
-          used = true;
-          return object.body as ReadableStream<Uint8Array>;
-        },
-        bytes: async () => {
-          if (used) throw new Error(`${key}: body already read`);
-          return new Uint8Array(await object.arrayBuffer());
-        },
-      };
+      return onceObject(
+        { size: object.size, etag: object.etag },
+        () => object.body as ReadableStream<Uint8Array>,
+        () => object.arrayBuffer(),
+        key,
+      );
     },
     async list(prefix) {
       const keys: string[] = [];

@@ -1,5 +1,5 @@
 import { AwsClient } from 'aws4fetch';
-import type { BlobSource } from '../../shared/registry/blob-source.js';
+import { type BlobSource, onceObject } from '../../shared/registry/blob-source.js';
 
 /**
  * The registry bucket on any S3-compatible endpoint (AWS S3, MinIO, R2's S3 API, s3rver) over
@@ -50,20 +50,12 @@ export function s3HttpSource(config: S3HttpConfig, fetcher: typeof fetch = fetch
         return undefined;
       }
       if (!res.ok) throw new Error(`${label}: GET ${key} → HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-      const etag = res.headers.get('etag')?.replaceAll('"', '');
-      let used = false;
-      return {
-        size: Number(res.headers.get('content-length') ?? 0),
-        ...(etag ? { etag } : {}),
-        body: () => {
-          used = true;
-          return res.body as ReadableStream<Uint8Array>;
-        },
-        bytes: async () => {
-          if (used) throw new Error(`${key}: body already read`);
-          return new Uint8Array(await res.arrayBuffer());
-        },
-      };
+      return onceObject(
+        { size: Number(res.headers.get('content-length') ?? 0), etag: res.headers.get('etag')?.replaceAll('"', '') },
+        () => res.body as ReadableStream<Uint8Array>,
+        () => res.arrayBuffer(),
+        key,
+      );
     },
     async list(prefix) {
       const keys: string[] = [];

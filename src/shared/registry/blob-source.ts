@@ -21,6 +21,35 @@ export interface BlobSource {
   list(prefix: string): Promise<string[]>;
 }
 
+/**
+ * A BlobObject over a body that can be read once, either streamed or whole (an HTTP response, an
+ * R2 object): the two readers guard each other.
+ */
+export function onceObject(
+  meta: { size: number; etag?: string | undefined },
+  stream: () => ReadableStream<Uint8Array>,
+  whole: () => Promise<ArrayBuffer>,
+  what: string,
+): BlobObject {
+  let used = false;
+  const claim = () => {
+    if (used) throw new Error(`${what}: body already read`);
+    used = true;
+  };
+  return {
+    size: meta.size,
+    ...(meta.etag ? { etag: meta.etag } : {}),
+    body: () => {
+      claim();
+      return stream();
+    },
+    bytes: async () => {
+      claim();
+      return new Uint8Array(await whole());
+    },
+  };
+}
+
 /** A BlobObject over bytes already in memory. */
 export function bytesObject(bytes: Uint8Array, etag?: string): BlobObject {
   return {

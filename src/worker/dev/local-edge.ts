@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { latestKey, MANIFEST_FILE, objectKey } from '../../shared/registry/layout.js';
 
 /**
  * The edge worker exactly as `wrangler deploy` uploads it, run in local workerd (Miniflare): for
@@ -46,4 +47,20 @@ export function startLocalEdge(
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     bindings: opts.bindings ?? {},
   });
+}
+
+/** Publishes a package folder into the local edge's R2 bucket, in the registry layout. */
+export async function putPackageInR2(edge: Miniflare, dir: string): Promise<void> {
+  const bucket = await edge.getR2Bucket('MODELS');
+  const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as {
+    id: string;
+    version: string;
+    files: { name: string }[];
+  };
+  for (const f of manifest.files) {
+    // a copy with its own ArrayBuffer: Miniflare's proxy cannot send Buffer pool slices
+    await bucket.put(objectKey(manifest.id, manifest.version, f.name), new Uint8Array(readFileSync(join(dir, f.name))));
+  }
+  await bucket.put(objectKey(manifest.id, manifest.version, MANIFEST_FILE), JSON.stringify(manifest));
+  await bucket.put(latestKey(manifest.id), JSON.stringify({ version: manifest.version }));
 }

@@ -10,7 +10,6 @@ import { createApi } from '../../src/shared/api/app.js';
 import { cocoSpec } from '../../src/shared/arch/coco.js';
 import { describeCvae } from '../../src/shared/arch/shapes.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
-import type { OnnxRuntime } from '../../src/shared/generation/runtime.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
 import { generateClipPackage } from '../../src/worker/clip/local-encoder.js';
 import { initialValues } from '../../src/worker/model/weights.js';
@@ -20,6 +19,7 @@ import { writeModelPackage } from '../../src/worker/registry/package.js';
 import { push } from '../../src/worker/registry/registry.js';
 import { s3Store } from '../../src/worker/registry/s3-store.js';
 import { startServer } from '../../src/worker/serve/server.js';
+import { nodeWebRuntime } from '../helpers/ort-web-runtime.js';
 
 /**
  * Node-side services for the workerd tests: a GPU worker (`cvae serve` on onnxruntime-node), a
@@ -37,13 +37,6 @@ function variant(root: string, id: string, patch: Record<string, unknown> = {}):
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, id, ...patch }, null, 2));
   return dir;
 }
-
-export const nodeWebRuntime: OnnxRuntime = {
-  name: 'onnxruntime-web (node)',
-  createSession: (bytes) => ortWeb.InferenceSession.create(bytes),
-  float32: (data, dims) => new ortWeb.Tensor('float32', data, dims),
-  int64: (data, dims) => new ortWeb.Tensor('int64', data, dims),
-};
 
 export default async function setup(project: TestProject) {
   ortWeb.env.wasm.numThreads = 1;

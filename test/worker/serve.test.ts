@@ -1,13 +1,12 @@
 import { decode } from 'fast-png';
-import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../src/shared/api/app.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
-import type { OnnxRuntime } from '../../src/shared/generation/runtime.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
 import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 import { type RunningServer, startServer } from '../../src/worker/serve/server.js';
+import { nodeWebRuntime } from '../helpers/ort-web-runtime.js';
 
 // `cvae serve` (the GPU worker's API) over real HTTP, on onnxruntime-node.
 let server: RunningServer;
@@ -41,14 +40,8 @@ describe('cvae serve', () => {
   });
 
   it('matches the edge engine (onnxruntime-web) pixel for pixel on most images', async () => {
-    const webRuntime: OnnxRuntime = {
-      name: 'web',
-      createSession: (bytes) => ortWeb.InferenceSession.create(bytes),
-      float32: (d, dims) => new ortWeb.Tensor('float32', d, dims),
-      int64: (d, dims) => new ortWeb.Tensor('int64', d, dims),
-    };
     const web = createApi({
-      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), webRuntime),
+      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeWebRuntime),
       defaultModels: { 28: 'fashion-conv' },
       defaultSize: 28,
       runtime: 'web',

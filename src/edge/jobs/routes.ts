@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { z } from 'zod';
+import { json } from '../../shared/api/app.js';
 import { errorResponse } from '../../shared/api/errors.js';
 import {
   completeSchema,
@@ -47,10 +48,6 @@ export interface JobsConfig {
 
 type Vars = { Variables: { apiKeyId: string } };
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 const errors = {
   400: json(errorBodySchema, 'Bad input'),
   401: json(errorBodySchema, 'No credentials'),

@@ -49,7 +49,8 @@ export interface ApiDeps {
 
 const MAX_BODY_BYTES = 16 * 1024;
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
+/** An OpenAPI response with a JSON body (routes in src/edge use it too). */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
   description,
 });

@@ -1,8 +1,8 @@
-import { encode } from 'fast-png';
+import { zlibSync } from 'fflate';
 
 /**
- * Decoder output → PNG bytes, in pure JS (fast-png + pako), so Workers, Node and browsers write
- * byte-identical files for identical pixels.
+ * Decoder output → PNG bytes, in pure JS (fflate's deflate inside a minimal PNG writer), so
+ * Workers, Node and browsers write byte-identical files for identical pixels.
  *
  * Decoders emit NCHW float32 in [0, 1]. Pixels are quantised with round-half-up of x·255 after
  * clamping; 1 channel is written as greyscale, 3 as RGB.
@@ -62,11 +62,71 @@ export function batchGrid(batch: ImageBatch, opts: { cols?: number; gap?: number
   return { data: out, width, height, channels };
 }
 
+/**
+ * Images up to this many raw bytes are stored, not compressed: fflate's deflate has a fixed cost
+ * of about 90 µs a call (its tables), which is most of a 28 px request, to save about 120 bytes.
+ * Larger images (64 px RGB is 12 KiB raw) are deflated at level 3.
+ */
+export const STORE_BELOW_BYTES = 4096;
+const DEFLATE_LEVEL = 3;
+
+/**
+ * A PNG with one IDAT chunk, every row with filter type 0. Written here rather than with
+ * fast-png because that library's own buffer handling costs more than the deflate at 128 px
+ * (measured: 2.9 ms against 1.5 ms for the same bytes).
+ */
 export function encodePng(pixels: Pixels): Uint8Array {
-  if (pixels.channels !== 1 && pixels.channels !== 3 && pixels.channels !== 4) {
-    throw new Error(`PNG needs 1, 3 or 4 channels, got ${pixels.channels}`);
+  const { width, height, channels, data } = pixels;
+  const colourType = COLOUR_TYPES[channels];
+  if (colourType === undefined) throw new Error(`PNG needs 1, 3 or 4 channels, got ${channels}`);
+  const stride = width * channels;
+  const raw = new Uint8Array((stride + 1) * height); // a zero filter byte before each row
+  for (let y = 0; y < height; y++) raw.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  const idat = zlibSync(raw, { level: raw.length <= STORE_BELOW_BYTES ? 0 : DEFLATE_LEVEL });
+  const out = new Uint8Array(SIGNATURE.length + 12 + 13 + 12 + idat.length + 12);
+  const view = new DataView(out.buffer);
+  out.set(SIGNATURE);
+  let at = SIGNATURE.length;
+  const chunk = (type: number, body: Uint8Array) => {
+    view.setUint32(at, body.length);
+    view.setUint32(at + 4, type);
+    out.set(body, at + 8);
+    view.setUint32(at + 8 + body.length, crc32(out, at + 4, at + 8 + body.length));
+    at += 12 + body.length;
+  };
+  const header = new Uint8Array(13);
+  const hv = new DataView(header.buffer);
+  hv.setUint32(0, width);
+  hv.setUint32(4, height);
+  header[8] = 8; // bit depth; compression, filter and interlace methods stay 0
+  header[9] = colourType;
+  chunk(IHDR, header);
+  chunk(IDAT, idat);
+  chunk(IEND, new Uint8Array(0));
+  return out;
+}
+
+const SIGNATURE = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);
+const COLOUR_TYPES: Record<number, number> = { 1: 0, 3: 2, 4: 6 }; // greyscale, RGB, RGBA
+const IHDR = 0x49484452;
+const IDAT = 0x49444154;
+const IEND = 0x49454e44;
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
   }
-  return encode({ width: pixels.width, height: pixels.height, data: pixels.data, channels: pixels.channels, depth: 8 });
+  return table;
+})();
+
+/** CRC-32 (PNG's, ISO 3309) of bytes[from, to). */
+export function crc32(bytes: Uint8Array, from = 0, to = bytes.length): number {
+  let c = 0xffffffff;
+  for (let i = from; i < to; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }
 
 const BASE64 = new TextEncoder().encode('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');

@@ -96,9 +96,9 @@ export function parsePrompt(prompt: string, classes: readonly FashionClass[] = F
   for (const c of candidates) {
     if (kept.every((k) => c.from + c.length <= k.from || k.from + k.length <= c.from)) kept.push(c);
   }
-  const accepted = acceptedWords(classes);
   const found = [...new Set(kept.map((k) => k.cls.index))];
   if (found.length === 0) {
+    const accepted = acceptedWords(classes);
     throw new CvaeError(
       'prompt_no_class',
       `No item this model knows is named in the prompt. Name one of: ${accepted.join(', ')}.`,
@@ -113,7 +113,7 @@ export function parsePrompt(prompt: string, classes: readonly FashionClass[] = F
       'prompt_ambiguous',
       `The prompt names more than one item: ${named.join(', ')}. Ask for one item at a time.`,
       {
-        accepted,
+        accepted: acceptedWords(classes),
         classes: named,
       },
     );

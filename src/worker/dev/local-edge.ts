@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { latestKey, MANIFEST_FILE, objectKey } from '../../shared/registry/layout.js';
 
@@ -11,15 +11,17 @@ import { latestKey, MANIFEST_FILE, objectKey } from '../../shared/registry/layou
  */
 export const OFFLINE_WRANGLER_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 
-/** Builds the bundle into `outDir` and returns its module files, index.js first. */
-export function buildEdgeBundle(outDir: string): string[] {
-  execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
+/** Builds the bundle into `outDir` and returns its module files, the entry module first. */
+export function buildEdgeBundle(outDir: string, entry?: string): string[] {
+  // `entry` replaces wrangler.toml's main (the benchmark wraps the edge in a loop worker)
+  const main = entry ? `${basename(entry).replace(/\.[cm]?[jt]s$/, '')}.js` : 'index.js';
+  execFileSync('npx', ['wrangler', 'deploy', ...(entry ? [entry] : []), '--dry-run', '--outdir', outDir], {
     env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
     stdio: 'ignore',
   });
   return readdirSync(outDir)
     .filter((f) => !f.endsWith('.map') && f !== 'README.md')
-    .sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
+    .sort((a, b) => Number(b === main) - Number(a === main));
 }
 
 export function startLocalEdge(

@@ -9,7 +9,7 @@ import { reconstructionScores, runModel } from '../../src/worker/eval/evaluate.j
 import { testSet } from '../../src/worker/experiments/table1.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 import { sharedFromLabeled } from '../../src/worker/train/dataset.js';
-import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, train } from '../../src/worker/train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, klWeightAt, type TrainOptions, train } from '../../src/worker/train/trainer.js';
 
 // Short real training runs on a subset of the real data (the full runs are `cvae experiment table1`).
 let fm: FashionMnist;
@@ -89,5 +89,30 @@ describe('training', () => {
     await expect(train(fc, data, options({ epochs: 2, outDir, resume: true, batchSize: 64 }))).rejects.toThrow(
       /trained with batchSize=128, now batchSize=64/,
     );
+    await expect(train(fc, data, options({ epochs: 2, outDir, resume: true, klWeight: 4 }))).rejects.toThrow(
+      /trained with klWeight=1, now klWeight=4/,
+    );
+  });
+
+  it('β weights the KL term: a large β pulls the posterior to the prior', async () => {
+    const data = subset(512);
+    const plain = await train(fc, data, options({ epochs: 2 }));
+    const strong = await train(fc, data, options({ epochs: 2, klWeight: 20 }));
+    const kl = (r: typeof plain) => r.history.at(-1)?.kl as number;
+    const rec = (r: typeof plain) => r.history.at(-1)?.reconstruction as number;
+    expect(kl(strong)).toBeLessThan(kl(plain) / 2);
+    expect(rec(strong)).toBeGreaterThan(rec(plain));
+  });
+});
+
+describe('the β schedule', () => {
+  it('moves linearly from klWeightFrom to klWeight over klAnnealEpochs, then stays', () => {
+    const o = { klWeight: 1, klWeightFrom: 21, klAnnealEpochs: 4 };
+    expect(klWeightAt(o, 0)).toBe(21);
+    expect(klWeightAt(o, 1)).toBe(16);
+    expect(klWeightAt(o, 3.5)).toBeCloseTo(3.5);
+    expect(klWeightAt(o, 4)).toBe(1);
+    expect(klWeightAt(o, 9)).toBe(1);
+    expect(klWeightAt({ klWeight: 2 }, 0)).toBe(2);
   });
 });

@@ -79,6 +79,18 @@ export function addTrainOptions(cmd: Command): Command {
       intOption(1),
       d.replicas,
     )
+    .option('--kl-weight <x>', 'β: weight of the KL term in the loss (1 = the plain ELBO)', numberOption(0), d.klWeight)
+    .option(
+      '--kl-weight-from <x>',
+      'β at the start, moved linearly to --kl-weight over --kl-anneal-epochs',
+      numberOption(0),
+    )
+    .option(
+      '--kl-anneal-epochs <x>',
+      'epochs over which β moves from --kl-weight-from to --kl-weight',
+      numberOption(0),
+      0,
+    )
     .option('--subset <n>', 'train on the first n training images only', intOption(1))
     .option('--resume', 'continue from the checkpoint in the output folder', false);
 }
@@ -92,6 +104,9 @@ export interface TrainFlags {
   replicas: number;
   subset?: number;
   resume: boolean;
+  klWeight: number;
+  klWeightFrom?: number;
+  klAnnealEpochs: number;
 }
 
 export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOptions {
@@ -101,6 +116,9 @@ export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOption
     seed: flags.seed,
     learningRate: flags.lr,
     weightDecay: flags.weightDecay,
+    klWeight: flags.klWeight,
+    klWeightFrom: flags.klWeightFrom,
+    klAnnealEpochs: flags.klAnnealEpochs,
     replicas: flags.replicas,
     outDir,
     resume: flags.resume,

@@ -80,6 +80,7 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
         seed: config.seed,
         learningRate: config.learningRate,
         weightDecay: config.weightDecay,
+        klWeight: 1, // the paper's plain ELBO for the Fashion-MNIST models
         replicas: Math.max(1, Math.min(2, Math.floor(config.batchSize / 2))),
         outDir: runDir,
         resume,

@@ -49,15 +49,16 @@ export function reparameterize(mu: tf.Tensor, logvar: tf.Tensor, eps: tf.Tensor)
  *   reconstruction = Σ_pixels BCE(x, sigmoid(logits))   (Bernoulli negative log-likelihood, summed)
  *   KL = -½ Σ_latent (1 + logvar - mu² - exp(logvar))     (closed form against N(0, I))
  * BCE is computed from logits as softplus(l) - x·l, which never takes the log of 0.
+ * `klWeight` (β) scales the KL term in the optimised loss (β-VAE); the reported parts stay unweighted.
  */
-export function cvaeLoss(images: tf.Tensor, logits: tf.Tensor, mu: tf.Tensor, logvar: tf.Tensor) {
+export function cvaeLoss(images: tf.Tensor, logits: tf.Tensor, mu: tf.Tensor, logvar: tf.Tensor, klWeight = 1) {
   const batch = images.shape[0] as number;
   const bce = tf.sub(tf.softplus(logits), tf.mul(images, logits));
   const reconstruction = tf.div(tf.sum(bce), batch);
   const klTerms = tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar)));
   const kl = tf.div(tf.mul(tf.sum(klTerms), -0.5), batch);
   return {
-    loss: tf.add(reconstruction, kl) as tf.Scalar,
+    loss: tf.add(reconstruction, klWeight === 1 ? kl : tf.mul(kl, klWeight)) as tf.Scalar,
     reconstruction: reconstruction as tf.Scalar,
     kl: kl as tf.Scalar,
   };

@@ -4,7 +4,7 @@ import { type GradientSummary, Replica, type ReplicaInit, type UpdateRequest } f
 
 /** The trainer's view of a replica, wherever it runs. */
 export interface ReplicaHandle {
-  gradients(indices: Int32Array, eps: Float32Array): Promise<GradientSummary>;
+  gradients(indices: Int32Array, eps: Float32Array, klWeight: number): Promise<GradientSummary>;
   update(req: UpdateRequest): Promise<void>;
   close(): Promise<void>;
 }
@@ -12,7 +12,7 @@ export interface ReplicaHandle {
 export function localReplica(init: ReplicaInit): ReplicaHandle {
   const replica = new Replica(init);
   return {
-    gradients: (indices, eps) => replica.gradients(indices, eps),
+    gradients: (indices, eps, klWeight) => replica.gradients(indices, eps, klWeight),
     update: async (req) => replica.update(req),
     close: async () => replica.dispose(),
   };
@@ -46,7 +46,7 @@ export function threadReplica(init: ReplicaInit, backend: BackendChoice): Replic
     });
   };
   return {
-    gradients: (indices, eps) => call({ op: 'gradients', indices, eps }),
+    gradients: (indices, eps, klWeight) => call({ op: 'gradients', indices, eps, klWeight }),
     update: (update) => call({ op: 'update', update }),
     close: async () => {
       worker.removeAllListeners('exit');

@@ -13,14 +13,15 @@ if (!port) throw new Error('replica-thread must run in a worker thread');
 const ready = initBackend(backend, () => {}).then(() => new Replica(init));
 
 type Request = { id: number } & (
-  | { op: 'gradients'; indices: Int32Array; eps: Float32Array }
+  | { op: 'gradients'; indices: Int32Array; eps: Float32Array; klWeight: number }
   | { op: 'update'; update: UpdateRequest }
 );
 
 port.on('message', async (req: Request) => {
   try {
     const replica = await ready;
-    if (req.op === 'gradients') port.postMessage({ id: req.id, result: await replica.gradients(req.indices, req.eps) });
+    if (req.op === 'gradients')
+      port.postMessage({ id: req.id, result: await replica.gradients(req.indices, req.eps, req.klWeight) });
     else {
       replica.update(req.update);
       port.postMessage({ id: req.id, result: null });

@@ -65,7 +65,7 @@ export class Replica {
     }
   }
 
-  async gradients(indices: Int32Array, eps: Float32Array): Promise<GradientSummary> {
+  async gradients(indices: Int32Array, eps: Float32Array, klWeight = 1): Promise<GradientSummary> {
     const { spec, data } = this.init;
     this.loadWeights();
     const batch = gatherBatch(data, indices);
@@ -75,7 +75,7 @@ export class Replica {
       tf.tensor2d(batch.conditions, [n, data.conditionSize]),
       tf.tensor2d(eps, [n, spec.latentDim]),
     ] as const;
-    const result = computeGradients(spec, this.vars, ...inputs);
+    const result = computeGradients(spec, this.vars, ...inputs, klWeight);
     tf.dispose([...inputs]);
     for (const e of this.layout.entries) {
       if (!e.trainable) continue;

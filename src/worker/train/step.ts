@@ -25,6 +25,7 @@ export function computeGradients(
   images: tf.Tensor,
   condition: tf.Tensor,
   eps: tf.Tensor,
+  klWeight = 1,
 ): Gradients {
   const trainable = Object.values(vars).filter((v) => v.trainable);
   let parts: { reconstruction: tf.Scalar; kl: tf.Scalar } | undefined;
@@ -34,7 +35,7 @@ export function computeGradients(
     const { mu, logvar } = encode(spec, vars, images, condition, opts);
     const z = reparameterize(mu, logvar, eps);
     const logits = decode(spec, vars, z, condition, { ...opts, logits: true });
-    const losses = cvaeLoss(images, logits, mu, logvar);
+    const losses = cvaeLoss(images, logits, mu, logvar, klWeight);
     parts = { reconstruction: tf.keep(losses.reconstruction), kl: tf.keep(losses.kl) };
     for (const s of batchStats) {
       tf.keep(s.mean);

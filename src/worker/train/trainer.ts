@@ -22,6 +22,26 @@ export interface TrainOptions {
   /** run folder for checkpoints */
   outDir: string;
   resume: boolean;
+  /** β, the weight of the KL term in the loss (1 = the plain ELBO) */
+  klWeight: number;
+  /**
+   * β at the start of training, moved linearly to `klWeight` over `klAnnealEpochs`. A high start
+   * keeps the posterior near the prior early on, so the decoder learns to read the condition
+   * before z can carry what the condition already says.
+   */
+  klWeightFrom?: number;
+  klAnnealEpochs?: number;
+}
+
+/** β at a (fractional) point of training. */
+export function klWeightAt(
+  options: Pick<TrainOptions, 'klWeight' | 'klWeightFrom' | 'klAnnealEpochs'>,
+  epochs: number,
+) {
+  const span = options.klAnnealEpochs ?? 0;
+  const from = options.klWeightFrom ?? options.klWeight;
+  if (span <= 0 || epochs >= span) return options.klWeight;
+  return from + (options.klWeight - from) * (epochs / span);
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'outDir'> = {
@@ -32,6 +52,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'outDir'> = {
   weightDecay: DEFAULT_ADAM.weightDecay,
   replicas: availableParallelism(),
   resume: false,
+  klWeight: 1,
 };
 
 export interface EpochRecord {
@@ -103,13 +124,27 @@ export async function train(
     learningRate: options.learningRate,
     weightDecay: options.weightDecay,
     trainExamples: data.count,
+    klWeight: options.klWeight,
+    klWeightFrom: options.klWeightFrom ?? options.klWeight,
+    klAnnealEpochs: options.klAnnealEpochs ?? 0,
   };
   let state: ModelState = { values: initialValues(info.params, options.seed), adam: undefined };
   let history: EpochRecord[] = [];
   let startEpoch = 0;
   if (options.resume && hasCheckpoint(options.outDir)) {
     const saved = await loadCheckpoint<EpochRecord>(options.outDir, spec);
-    for (const key of ['batchSize', 'seed', 'learningRate', 'weightDecay', 'trainExamples'] as const) {
+    const keys = ['batchSize', 'seed', 'learningRate', 'weightDecay', 'trainExamples'] as const;
+    // checkpoints from before β was configurable were trained with β = 1 throughout
+    const klKeys = ['klWeight', 'klWeightFrom', 'klAnnealEpochs'] as const;
+    const savedKl = { klWeight: 1, klWeightFrom: 1, klAnnealEpochs: 0, ...saved.meta.config };
+    for (const key of klKeys) {
+      if (savedKl[key] !== config[key]) {
+        throw new Error(
+          `cannot resume ${options.outDir}: it was trained with ${key}=${savedKl[key]}, now ${key}=${config[key]}`,
+        );
+      }
+    }
+    for (const key of keys) {
       if (saved.meta.config[key] !== config[key]) {
         throw new Error(
           `cannot resume ${options.outDir}: it was trained with ${key}=${saved.meta.config[key]}, now ${key}=${config[key]}`,
@@ -153,12 +188,14 @@ export async function train(
       for (let start = 0; start < data.count; start += options.batchSize) {
         const batch = order.subarray(start, Math.min(start + options.batchSize, data.count));
         const eps = normalArray(noise, batch.length * spec.latentDim);
+        const klWeight = klWeightAt(options, epoch + start / data.count);
         const ranges = splitEven(batch.length, replicas.length).filter(([from, to]) => to > from);
         const results = await Promise.all(
           ranges.map(([from, to], k) =>
             (replicas[k] as (typeof replicas)[number]).gradients(
               Int32Array.from(batch.subarray(from, to)),
               eps.slice(from * spec.latentDim, to * spec.latentDim),
+              klWeight,
             ),
           ),
         );

@@ -1,12 +1,11 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { COCO_JOINS, COCO_SIZES, type CocoJoin, type CocoSize, cocoSpec } from '../../shared/arch/coco.js';
 import { CvaeError } from '../../shared/errors.js';
 import { ensureGeneratedClip, openClipPackage } from '../clip/local-encoder.js';
 import type { CocoYear, Fit } from '../data/coco.js';
-import { writeSynthCoco } from '../data/synth-coco.js';
+import { synthCocoKind, writeSynthCoco } from '../data/synth-coco.js';
 import type { ExtractorChoice } from '../eval/extractors.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
 import { onnxExtractor } from '../eval/onnx-extractor.js';
@@ -108,8 +107,12 @@ export function registerTable2(experiment: Command): void {
   cmd.action(async (flags: Table2Flags) => {
     const dataDir = flags.data ?? SYNTH_DEFAULT.dir;
     const year = Number(flags.year) as CocoYear;
-    if (!flags.data && !existsSync(join(dataDir, 'annotations'))) {
-      console.error(`no --data given: generating the synthetic COCO-format set in ${dataDir}…`);
+    const kind = await synthCocoKind(dataDir, year);
+    if (!flags.data && kind !== 'current') {
+      if (kind === 'outdated') await rm(dataDir, { recursive: true, force: true });
+      console.error(
+        `no --data given: ${kind === 'outdated' ? 're' : ''}generating the synthetic COCO-format set in ${dataDir}…`,
+      );
       const bar = createBar('synth-coco', flags.synthImages);
       await writeSynthCoco({ out: dataDir, images: flags.synthImages, onImage: (d) => bar.update(d) });
       bar.stop();
@@ -164,7 +167,9 @@ export function registerTable2(experiment: Command): void {
           `(image, caption) pairs from ${train.images} images in ${dataDir}`,
         );
         console.error(`${spec.id}: evaluating on ${set.count} validation images…`);
-        rows.push(await evaluateForTable2(size, join_, result, options, set, extractor, encoder, dir));
+        rows.push(
+          await evaluateForTable2(size, join_, result, options, set, extractor, encoder, dir, kind !== 'other'),
+        );
       }
       extractor.dispose();
     }

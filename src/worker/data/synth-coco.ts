@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createRng, type Rng } from '../../shared/random.js';
@@ -13,6 +14,26 @@ import { createRng, type Rng } from '../../shared/random.js';
  * Layout written (as the official files): annotations/captions_{train,val}{year}.json and
  * {train,val}{year}/<12-digit id>.jpg.
  */
+/**
+ * Written into the captions files' `info.description`; it names the caption scheme, so a set
+ * written by an older scheme is recognised (and the default set regenerated).
+ */
+export const SYNTH_DESCRIPTION = 'cvae-edge synthetic COCO-format captions (generated scenes, complete captions v2)';
+
+/** What the val captions file of `dir` says it is: this scheme, an older synthetic one, or other. */
+export async function synthCocoKind(dir: string, year = 2017): Promise<'current' | 'outdated' | 'other' | 'missing'> {
+  const path = join(dir, 'annotations', `captions_val${year}.json`);
+  if (!existsSync(path)) return 'missing';
+  try {
+    const description = (JSON.parse(await readFile(path, 'utf8')) as { info?: { description?: string } }).info
+      ?.description;
+    if (description === SYNTH_DESCRIPTION) return 'current';
+    return description?.startsWith('cvae-edge synthetic') ? 'outdated' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
 export interface SynthOptions {
   out: string;
   images: number;
@@ -25,7 +46,7 @@ export interface SynthOptions {
   onImage?(done: number, total: number): void;
 }
 
-const COLOURS: Record<string, string> = {
+export const COLOURS: Record<string, string> = {
   red: '#e6194b',
   green: '#3cb44b',
   blue: '#4363d8',
@@ -33,10 +54,10 @@ const COLOURS: Record<string, string> = {
   orange: '#f58231',
   purple: '#911eb4',
 };
-const BACKGROUNDS: Record<string, string> = { white: '#f4f4f4', black: '#111111', gray: '#808080' };
-const SHAPES = ['circle', 'square', 'triangle'] as const;
+export const BACKGROUNDS: Record<string, string> = { white: '#f4f4f4', black: '#111111', gray: '#808080' };
+export const SHAPES = ['circle', 'square', 'triangle'] as const;
 type Shape = (typeof SHAPES)[number];
-const POSITIONS = [
+export const POSITIONS = [
   ['top left', 0.22, 0.22],
   ['top', 0.5, 0.22],
   ['top right', 0.78, 0.22],
@@ -49,7 +70,7 @@ const POSITIONS = [
 ] as const;
 const COUNT_WORDS = ['', 'one', 'two', 'three'];
 
-interface SceneObject {
+export interface SceneObject {
   colour: string;
   shape: Shape;
   size: 'small' | 'large';
@@ -98,24 +119,41 @@ const where = (o: SceneObject) => {
 };
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+const phrase = (o: SceneObject, withSize: boolean) => {
+  const rest = `${withSize ? `${o.size} ` : ''}${o.colour} ${noun(o)}`;
+  const a = article(o);
+  return `${a === 'a' && /^[aeiou]/.test(rest) ? 'an' : a} ${rest}`;
+};
+const secondSentence = (b: SceneObject | undefined) =>
+  b ? ` ${cap(phrase(b, false))} ${b.count > 1 ? 'are' : 'is'} ${where(b)}.` : '';
+
+/**
+ * The plainest caption template ("A large red circle at the top left on a gray background."):
+ * one of the training captions, and the wording of the caption-following probes.
+ */
+export function describeScene(scene: Scene): string {
+  const [a, b] = scene.objects as [SceneObject, SceneObject | undefined];
+  return `${cap(phrase(a, true))} ${where(a)} on a ${scene.background} background.${secondSentence(b)}`;
+}
+
 /** Five captions, varied in wording; some have two sentences. */
 export function captions(scene: Scene, rng: Rng): string[] {
   const [a, b] = scene.objects as [SceneObject, SceneObject | undefined];
   const bg = scene.background;
-  const phrase = (o: SceneObject, withSize: boolean) => {
-    const rest = `${withSize ? `${o.size} ` : ''}${o.colour} ${noun(o)}`;
-    const a = article(o);
-    return `${a === 'a' && /^[aeiou]/.test(rest) ? 'an' : a} ${rest}`;
-  };
-  const second = b ? ` ${cap(phrase(b, false))} ${b.count > 1 ? 'are' : 'is'} ${where(b)}.` : '';
+  const second = secondSentence(b);
+  // Every template names everything drawn: background, and each object's colour, shape and
+  // place (the first one's size too). Captions that leave things out make z, not the text, carry
+  // them, and then samples from the prior ignore the caption.
+  const are = a.count > 1 ? 'are' : 'is';
   const templates = [
-    () => `${cap(phrase(a, true))} ${where(a)}.${second}`,
-    () => `${cap(phrase(a, false))} ${where(a)} on a ${bg} background.${second}`,
+    () => describeScene(scene),
+    () => `${cap(phrase(a, true))} on a ${bg} background, ${where(a)}.${second}`,
     () => `A ${bg} background with ${phrase(a, true)} ${where(a)}${b ? ` and ${phrase(b, false)} ${where(b)}` : ''}.`,
-    () => `${cap(phrase(a, false))}. ${cap(a.count > 1 ? 'they are' : 'it is')} ${a.size} and ${where(a)}.`,
-    () => `There ${a.count > 1 ? 'are' : 'is'} ${phrase(a, true)} ${where(a)} of the picture.${second}`,
-    () => `${cap(phrase(a, true))} ${where(a)}, on ${bg}.`,
-    () => `A picture of ${phrase(a, false)}${b ? ` and ${phrase(b, false)}` : ''} on a ${bg} background.`,
+    () =>
+      `${cap(phrase(a, false))} on ${bg}. ${cap(a.count > 1 ? 'they are' : 'it is')} ${a.size} and ${where(a)}.${second}`,
+    () => `There ${are} ${phrase(a, true)} ${where(a)} of the ${bg} picture.${second}`,
+    () => `${cap(phrase(a, true))} ${where(a)}, on ${bg}.${second}`,
+    () => `On a ${bg} background, ${phrase(a, true)} ${are} ${where(a)}.${second}`,
   ];
   const order = templates.map((t, i) => ({ t, k: rng.next() + (i === 0 ? -1 : 0) })).sort((x, y) => x.k - y.k);
   return order.slice(0, 5).map((o) => o.t());
@@ -166,7 +204,7 @@ export async function writeSynthCoco(opts: SynthOptions): Promise<{ train: numbe
       opts.onImage?.(++done, opts.images);
     }
     const json = {
-      info: { description: 'cvae-edge synthetic COCO-format captions (generated scenes)', year },
+      info: { description: SYNTH_DESCRIPTION, year },
       licenses: [],
       images,
       annotations,

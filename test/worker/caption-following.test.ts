@@ -1,0 +1,53 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { sceneSvg } from '../../src/worker/data/synth-coco.js';
+import { probePrompts, readScene, scoreCaptionFollowing } from '../../src/worker/eval/caption-following.js';
+
+async function render(svg: string): Promise<Float32Array> {
+  const raw = await sharp(new TextEncoder().encode(svg)).removeAlpha().raw().toBuffer();
+  return Float32Array.from(raw, (v) => v / 255);
+}
+
+describe('caption following on the synthetic scenes', () => {
+  const prompts = probePrompts();
+
+  it('probes every colour at every position, worded like the training captions', () => {
+    expect(prompts).toHaveLength(54);
+    const pairs = new Set(prompts.map((p) => `${p.scene.objects[0]?.colour}@${p.scene.objects[0]?.position}`));
+    expect(pairs.size).toBe(54);
+    expect(prompts[0]?.caption).toMatch(
+      /^A (small|large) red (circle|square|triangle) at the top left on a (white|black|gray) background\.$/,
+    );
+  });
+
+  for (const size of [64, 128]) {
+    it(`reads the rendered scenes back perfectly at ${size} px`, async () => {
+      const images = await Promise.all(prompts.map(async (p) => [await render(sceneSvg(p.scene, size))]));
+      expect(scoreCaptionFollowing(prompts, images, size)).toEqual({
+        background: 1,
+        position: 1,
+        colour: 1,
+        all: 1,
+        images: 54,
+        prompts: 54,
+      });
+    });
+  }
+
+  it('scores scenes drawn for other prompts low', async () => {
+    const images = await Promise.all(prompts.map(async (p) => [await render(sceneSvg(p.scene, 64))]));
+    // prompt p judged on the image of prompt p + 10: another position and, mostly, another colour
+    const shifted = prompts.map((_, p) => images[(p + 10) % prompts.length] as Float32Array[]);
+    const score = scoreCaptionFollowing(prompts, shifted, 64);
+    expect(score.position).toBe(0);
+    expect(score.colour).toBeLessThan(0.5);
+    expect(score.all).toBe(0);
+  });
+
+  it('sees no object in a blank image', () => {
+    const grey = new Float32Array(64 * 64 * 3).fill(128 / 255);
+    const reading = readScene(grey, 64);
+    expect(reading.background).toBe('gray');
+    expect(reading.colour).toBeUndefined();
+  });
+});

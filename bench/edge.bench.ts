@@ -116,9 +116,9 @@ function workerdRss(): number {
   return kb / 1024;
 }
 
-// 3. Cold start, three fresh workerd processes.
+// 3. Cold start, five fresh workerd processes.
 const cold: { ready: number; first: number }[] = [];
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < 5; i++) {
   const t = performance.now();
   const mf = startEdge();
   await mf.ready;
@@ -128,7 +128,12 @@ for (let i = 0; i < 3; i++) {
   await mf.dispose();
 }
 say(
-  `cold: workerd ready ${cold.map((c) => ms(c.ready)).join(' / ')}; first request (28 px, n=1, includes ORT init + session) ${cold.map((c) => ms(c.first)).join(' / ')}`,
+  `cold: workerd ready ${cold.map((c) => ms(c.ready)).join(' / ')}; first request (28 px, n=1, includes ORT init + session) ${cold.map((c) => ms(c.first)).join(' / ')}; median ${ms(
+    pct(
+      cold.map((c) => c.first),
+      50,
+    ),
+  )}`,
 );
 
 // 4. Warm latency, edge vs onnxruntime-node.

@@ -116,6 +116,8 @@ export interface Table2Row {
   join: CocoJoin;
   report: EvalReport;
   epochs: number;
+  /** β, the KL weight it was trained with */
+  klWeight: number;
   trainSeconds: number;
   imagesPerSecond: number;
   trainExamples: number;
@@ -214,6 +216,7 @@ export async function evaluateForTable2(
     join: join_,
     report,
     epochs: training.history.length,
+    klWeight: options.klWeight,
     trainSeconds,
     imagesPerSecond: (training.history.length * training.trainExamples) / Math.max(trainSeconds, 1e-9),
     trainExamples: training.trainExamples,
@@ -231,14 +234,14 @@ export function table2Markdown(rows: Table2Row[], note: string): string {
     '',
     note,
     '',
-    '| Model | Size | Conditioning | MSE | MSE (sampled z) | SSIM (Gaussian 11x11) | FID generations | FID reconstructions | Follows caption: background / position / colour | Epochs | Train time | Examples/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| Model | Size | Conditioning | MSE | MSE (sampled z) | SSIM (Gaussian 11x11) | FID generations | FID reconstructions | Follows caption: background / position / colour | Epochs | β | Train time | Examples/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const pc = (x: number) => `${Math.round(x * 100)}%`;
   for (const r of rows) {
     const p = r.report;
     lines.push(
-      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${f(p.fidGenerated, 2)} | ${f(p.fidReconstructed, 2)} | ${r.captionFollowing ? `${pc(r.captionFollowing.background)} / ${pc(r.captionFollowing.position)} / ${pc(r.captionFollowing.colour)}` : 'n/a'} | ${r.epochs} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
+      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${f(p.fidGenerated, 2)} | ${f(p.fidReconstructed, 2)} | ${r.captionFollowing ? `${pc(r.captionFollowing.background)} / ${pc(r.captionFollowing.position)} / ${pc(r.captionFollowing.colour)}` : 'n/a'} | ${r.epochs} | ${r.klWeight} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
     );
   }
   const bySize = new Map<number, Table2Row[]>();

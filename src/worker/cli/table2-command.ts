@@ -131,6 +131,10 @@ export function registerTable2(experiment: Command): void {
     const clipDir = flags.clip ?? (await ensureGeneratedClip('full', 1, flags.vocab));
     const { encoder, manifest: clipManifest, key } = await openClipPackage(clipDir);
     const rows: Table2Row[] = [];
+    const note = () =>
+      `Command: \`cvae experiment table2 ${process.argv.slice(4).join(' ')}\`. Data: ${dataDir} (${flags.data ? 'COCO layout' : 'synthetic COCO-format scenes, `cvae datasets synth-coco`'}), fraction ${flags.fraction}, ${flags.fit}. ` +
+      `Text encoder: ${clipManifest.id}@${clipManifest.version} (${clipManifest.description}). ` +
+      `FID extractor: ${rows[0]?.report.fidExtractor ?? 'n/a'}. Validation images: ${rows[0]?.report.count ?? 0}.`;
     for (const size of flags.sizes) {
       let bar: ReturnType<typeof createBar> | undefined;
       let stage = '';
@@ -181,14 +185,12 @@ export function registerTable2(experiment: Command): void {
         rows.push(
           await evaluateForTable2(size, join_, result, options, set, extractor, encoder, dir, kind !== 'other'),
         );
+        // the table so far, so an hour-long run shows results as they come and a crash loses none
+        await writeTable2(flags.out, rows, note());
       }
       extractor.dispose();
     }
-    const note =
-      `Command: \`cvae experiment table2 ${process.argv.slice(4).join(' ')}\`. Data: ${dataDir} (${flags.data ? 'COCO layout' : 'synthetic COCO-format scenes, `cvae datasets synth-coco`'}), fraction ${flags.fraction}, ${flags.fit}. ` +
-      `Text encoder: ${clipManifest.id}@${clipManifest.version} (${clipManifest.description}). ` +
-      `FID extractor: ${rows[0]?.report.fidExtractor ?? 'n/a'}. Validation images: ${rows[0]?.report.count ?? 0}.`;
-    const path = await writeTable2(flags.out, rows, note);
+    const path = await writeTable2(flags.out, rows, note());
     console.log(await readFile(path, 'utf8'));
     console.error(`written: ${path}`);
   });

@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+// `cvae experiment table2` as users run it, shrunk: 40 generated scenes, the tiny CLIP graph,
+// 64 px only, one epoch. The defaults' hour-long run is in the README.
+const run = promisify(execFile);
+const cvae = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/cvae.mjs', ...args], { maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+};
+
+describe('cvae experiment table2', () => {
+  it('trains and scores add and concat on synthetic data: MSE, SSIM, FID, caption following, β, figures', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'table2-'));
+    const data = join(dir, 'synth');
+    const clip = join(dir, 'clip');
+    const out = join(dir, 'out');
+    expect((await cvae('datasets', 'synth-coco', '--out', data, '--images', '40', '--size', '64')).code).toBe(0);
+    expect((await cvae('clip', 'generate', '--config', 'tiny', '--out', clip)).code).toBe(0);
+    const r = await cvae(
+      'experiment',
+      'table2',
+      '--data',
+      data,
+      '--clip',
+      clip,
+      '--sizes',
+      '64',
+      '--epochs',
+      '1',
+      '--kl-weight',
+      '5',
+      '--eval-limit',
+      '4',
+      '--out',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const table = readFileSync(join(out, 'table2.md'), 'utf8');
+    for (const join_ of ['add', 'concat']) {
+      const row = table.split('\n').find((l) => l.startsWith(`| coco-64-${join_} |`));
+      expect(row, table).toBeDefined();
+      const cells = (row as string).split('|').map((c) => c.trim());
+      expect(Number(cells[4])).toBeGreaterThan(0); // MSE
+      expect(cells[9]).toMatch(/^\d+% \/ \d+% \/ \d+%$/); // caption following, read back
+      expect(cells[10]).toBe('1'); // epochs
+      expect(cells[11]).toBe('5'); // β from --kl-weight
+      expect(existsSync(join(out, `coco-64-${join_}`, 'generations.png'))).toBe(true);
+      expect(existsSync(join(out, `coco-64-${join_}`, 'reconstructions.png'))).toBe(true);
+    }
+    const json = JSON.parse(readFileSync(join(out, 'table2.json'), 'utf8'));
+    expect(json.rows[0].captionFollowing.prompts).toBe(54);
+    expect(json.rows[0].captionFollowing.images).toBe(216);
+  });
+});

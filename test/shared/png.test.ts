@@ -31,6 +31,7 @@ describe('image encoding shared by the edge and Node', () => {
     [64, 64, 3],
     [17, 5, 4],
     [128, 128, 3],
+    [256, 256, 3],
   ] as const) {
     it(`writes ${width}x${height}x${channels} that another decoder reads back exactly`, () => {
       const rng = createRng(width + channels);

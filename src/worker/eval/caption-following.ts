@@ -4,7 +4,8 @@ import { BACKGROUNDS, COLOURS, describeScene, POSITIONS, type Scene, SHAPES } fr
 /**
  * Does a text-conditioned model draw what the caption says? On the synthetic scenes the words
  * name the background, an object's colour and its place on a 3x3 grid, so fixed rules can read
- * those three facts back from a generated image and score them against the prompt. MSE and SSIM
+ * those three facts back from a generated image and score them against the prompt (colour by its
+ * direction from the background, so blurred objects are read fairly). MSE and SSIM
  * only judge reconstructions; this judges generations, the thing a user of the API sees.
  *
  * Chance levels: background 1/3, position 1/9, colour 1/6.
@@ -121,11 +122,33 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
   const colour =
     count === 0
       ? undefined
-      : nearest(
+      : blendedColour(
           sum.map((s) => s / count),
-          PALETTE,
+          bg,
         );
   return { background, position, colour };
+}
+
+/**
+ * The palette colour whose direction from the background is closest (cosine) to the object's.
+ * A blurred object is a blend α·colour + (1 − α)·background, which lies on the line from the
+ * background to its colour, so the direction names the colour where the nearest colour would
+ * not (a blurred red on white is pink, nearer to orange than to red).
+ */
+function blendedColour(object: number[], bg: number[]): string {
+  const d = object.map((v, c) => v - (bg[c] as number));
+  let best = '';
+  let bestCos = -2;
+  for (const p of PALETTE) {
+    const e = p.rgb.map((v, c) => v - (bg[c] as number));
+    const dot = d.reduce((s, v, c) => s + v * (e[c] as number), 0);
+    const cos = dot / (Math.hypot(...d) * Math.hypot(...e) || 1);
+    if (cos > bestCos) {
+      bestCos = cos;
+      best = p.name;
+    }
+  }
+  return best;
 }
 
 /**

@@ -1,32 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startLocalS3 } from '../../src/worker/registry/local-s3.js';
+import { cvae, cvaeWith } from '../helpers/cvae-cli.js';
 
 // The CLI as users run it: a child process, real data, exit codes and messages.
-const run = promisify(execFile);
-async function cvae(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return cvaeWith({}, ...args);
-}
-async function cvaeWith(env: Record<string, string>, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/cvae.mjs', ...args], {
-      maxBuffer: 1 << 24,
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
 describe('cvae CLI', () => {
   it('explains an unknown model and exits 2', async () => {
     const r = await cvae('train', 'fashion-xl');

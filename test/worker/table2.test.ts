@@ -1,23 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { cvae } from '../helpers/cvae-cli.js';
 
 // `cvae experiment table2` as users run it, shrunk: 40 generated scenes, the tiny CLIP graph,
 // 64 px only, one epoch. The defaults' hour-long run is in the README.
-const run = promisify(execFile);
-const cvae = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/cvae.mjs', ...args], { maxBuffer: 1 << 24 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
-
 describe('cvae experiment table2', () => {
   it('trains and scores add and concat on synthetic data: MSE, SSIM, FID, caption following, β, figures', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'table2-'));

@@ -142,12 +142,12 @@ async function embedRepeated(encoder: ClipTextEncoder, prompts: string[], per: n
 
 /** Caption following of a trained text-conditioned model on the synthetic probe prompts. */
 export async function captionFollowing(
-  size: number,
   spec: ReturnType<typeof cocoSpec>,
   vars: Weights,
   encoder: ClipTextEncoder,
   seed: number,
 ): Promise<CaptionFollowing> {
+  const size = spec.image.width;
   const prompts = probePrompts();
   const conditions = await embedRepeated(
     encoder,
@@ -198,7 +198,7 @@ export async function evaluateForTable2(
     const data = await generateFromConditions(spec, vars, cond, perPrompt, options.seed * 1000 + p);
     for (let i = 0; i < perPrompt; i++) gens.push(data.slice(i * cellSize, (i + 1) * cellSize));
   }
-  const following = synthetic ? await captionFollowing(size, spec, vars, encoder, options.seed) : undefined;
+  const following = synthetic ? await captionFollowing(spec, vars, encoder, options.seed) : undefined;
   tf.dispose(Object.values(vars));
   const generations = join(dir, 'generations.png');
   await writeGrid(generations, gens, {

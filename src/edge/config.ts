@@ -37,6 +37,11 @@ export interface Env {
   WEBHOOK_SECRET?: string;
   LEASE_SECONDS?: string;
   MAX_ATTEMPTS?: string;
+  /**
+   * "false" to skip initialising ORT and the bundled model's session while the isolate starts
+   * (src/edge/index.ts): isolates start faster, and the first generation pays for it instead
+   */
+  EDGE_PREWARM?: string;
   /** JSON, image size → default model id, e.g. {"28":"fashion-conv","64":"coco-64-concat"} */
   DEFAULT_MODELS?: string;
 }

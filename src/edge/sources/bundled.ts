@@ -10,8 +10,13 @@ import { parseManifest } from '../../shared/manifest.js';
 import type { BlobSource } from '../../shared/registry/blob-source.js';
 import { packageSource } from '../../shared/registry/package-source.js';
 
+/** The bundled decoder's bytes (one view, so a session prewarmed from it is recognised). */
+export const bundledDecoder = new Uint8Array(decoder);
+
+export const bundledManifest = parseManifest(manifestJson, 'bundled fashion-conv manifest');
+
 export function bundledSource(): BlobSource {
-  const manifest = parseManifest(manifestJson, 'bundled fashion-conv manifest');
-  const files: Record<string, Uint8Array> = { 'decoder.onnx': new Uint8Array(decoder) };
+  const manifest = bundledManifest;
+  const files: Record<string, Uint8Array> = { 'decoder.onnx': bundledDecoder };
   return packageSource('bundled', [{ manifest, load: async (name) => files[name] }]);
 }

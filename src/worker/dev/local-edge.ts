@@ -27,7 +27,15 @@ export function buildEdgeBundle(outDir: string, entry?: string): string[] {
 export function startLocalEdge(
   bundleDir: string,
   files: string[],
-  opts: { bindings?: Record<string, string>; port?: number; r2Persist?: string; d1?: boolean; d1Persist?: string } = {},
+  opts: {
+    bindings?: Record<string, string>;
+    port?: number;
+    /** bind the MODELS bucket (default true) */
+    r2?: boolean;
+    r2Persist?: string;
+    d1?: boolean;
+    d1Persist?: string;
+  } = {},
 ): Miniflare {
   return new Miniflare({
     // the bundle's modules, listed: ORT's loader has a dynamic import Miniflare cannot follow
@@ -42,7 +50,7 @@ export function startLocalEdge(
     })),
     compatibilityDate: '2026-04-20',
     compatibilityFlags: ['nodejs_compat'],
-    r2Buckets: ['MODELS'],
+    ...(opts.r2 === false ? {} : { r2Buckets: ['MODELS'] }),
     ...(opts.d1 ? { d1Databases: ['DB'] } : {}),
     ...(opts.d1Persist ? { d1Persist: opts.d1Persist } : {}),
     ...(opts.r2Persist ? { r2Persist: opts.r2Persist } : {}),

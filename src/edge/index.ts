@@ -11,15 +11,14 @@ import { env } from 'cloudflare:workers';
 import pkg from '../../package.json';
 import { buildEdgeApp, type Env } from './config.js';
 import { prewarm } from './runtime/ort-web.js';
-import { bundledDecoder, bundledManifest } from './sources/bundled.js';
+import { bundledDecoder, bundledDecoderInputs } from './sources/bundled.js';
 
 const config = env as Env;
 const app = buildEdgeApp(config, pkg.version);
 
 // No I/O here: only the bundled bytes. A failure is left to the first request that needs ORT to report.
 if (config.EDGE_PREWARM !== 'false') {
-  const decoderInputs = bundledManifest.files.find((f) => f.name === 'decoder.onnx')?.inputs;
-  await prewarm(bundledDecoder, decoderInputs).catch((error: unknown) =>
+  await prewarm(bundledDecoder, bundledDecoderInputs).catch((error: unknown) =>
     console.error('edge: ORT prewarm failed', error),
   );
 }

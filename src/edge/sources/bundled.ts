@@ -13,10 +13,12 @@ import { packageSource } from '../../shared/registry/package-source.js';
 /** The bundled decoder's bytes (one view, so a session prewarmed from it is recognised). */
 export const bundledDecoder = new Uint8Array(decoder);
 
-export const bundledManifest = parseManifest(manifestJson, 'bundled fashion-conv manifest');
+const manifest = parseManifest(manifestJson, 'bundled fashion-conv manifest');
+
+/** The bundled decoder's input signature, from its manifest (what a prewarm run feeds it). */
+export const bundledDecoderInputs = manifest.files.find((f) => f.name === 'decoder.onnx')?.inputs ?? [];
 
 export function bundledSource(): BlobSource {
-  const manifest = bundledManifest;
   const files: Record<string, Uint8Array> = { 'decoder.onnx': bundledDecoder };
   return packageSource('bundled', [{ manifest, load: async (name) => files[name] }]);
 }

@@ -4,7 +4,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COCO_ARCHITECTURES } from '../../src/shared/arch/coco.js';
 import { FASHION_ARCHITECTURES } from '../../src/shared/arch/fashion.js';
-import { describeCvae } from '../../src/shared/arch/shapes.js';
+import { describeCvae, WHITENING } from '../../src/shared/arch/shapes.js';
 import type { CvaeSpec } from '../../src/shared/arch/spec.js';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { decode, encode, oneHot } from '../../src/worker/model/cvae.js';
@@ -65,6 +65,9 @@ function randomValues(spec: CvaeSpec, seed: number) {
     if (p.name.endsWith('.bias') || p.name.endsWith('.bn.beta') || p.name.endsWith('.bn.mean'))
       v.set(normalArray(rng, v.length).map((x) => x * 0.1));
     if (p.name.endsWith('.bn.gamma') || p.name.endsWith('.bn.variance')) v.set(v.map(() => 0.5 + rng.next()));
+    // a fitted whitening is far from its identity initialisation: fold a random affine map
+    if (p.name === WHITENING.mean) v.set(normalArray(rng, v.length));
+    if (p.name === WHITENING.matrix) v.set(normalArray(rng, v.length).map((x) => x / Math.sqrt(p.shape[0] as number)));
   }
   return values;
 }

@@ -5,8 +5,11 @@ export interface ParamInfo {
   name: string;
   shape: number[];
   /** how to initialise it: fan-in/fan-out for Glorot, constants for biases and batch norm */
-  init: 'glorot' | 'zeros' | 'ones';
-  /** batch-norm moving statistics are state, not trained by the optimiser */
+  init: 'glorot' | 'zeros' | 'ones' | 'identity';
+  /**
+   * false for state the optimiser leaves alone: batch-norm moving statistics (updated from batch
+   * statistics) and the condition's whitening (fitted from the data before training)
+   */
   trainable: boolean;
   fanIn: number;
   fanOut: number;
@@ -133,6 +136,20 @@ function conditionParams(spec: CvaeSpec, join: ConditionJoin, features: number, 
   return params;
 }
 
+/** Names of the condition's whitening (spec.condition.whiten), shared by encoder and decoder. */
+export const WHITENING = { mean: 'condition.whiten.mean', matrix: 'condition.whiten.matrix' } as const;
+
+/** Identity and zero mean until fitted: an unfitted whitening is the identity map. */
+function whiteningParams(spec: CvaeSpec): ParamInfo[] {
+  if (spec.condition.type !== 'text-embedding' || !spec.condition.whiten) return [];
+  const d = spec.condition.dim;
+  const fixed = { trainable: false, fanIn: d, fanOut: d };
+  return [
+    { name: WHITENING.mean, shape: [d], init: 'zeros', ...fixed },
+    { name: WHITENING.matrix, shape: [d, d], init: 'identity', ...fixed },
+  ];
+}
+
 export interface CvaeInfo {
   imageShape: [number, number, number];
   conditionSize: number;
@@ -178,6 +195,7 @@ export function describeCvae(spec: CvaeSpec): CvaeInfo {
     },
   ];
   const params = [
+    ...whiteningParams(spec),
     ...enc.params,
     ...conditionParams(spec, encJoin, encoderFeatures, 'encoder.condition'),
     ...head('mu'),

@@ -37,7 +37,21 @@ export type Layer =
  * embedding without a gather, which trains on every tfjs backend); a text embedding goes through
  * a dense layer with bias.
  */
-export type Condition = { type: 'class'; classes: number } | { type: 'text-embedding'; dim: number };
+export type Condition =
+  | { type: 'class'; classes: number }
+  | {
+      type: 'text-embedding';
+      dim: number;
+      /**
+       * Whiten the embedding first: (c − mean) · matrix, a fixed affine map fitted on the training
+       * conditions before training starts (zero mean, identity covariance) and not trained. Text
+       * embeddings such as CLIP's share a large common component, and the differences between
+       * captions are small against it; whitened, every direction the captions use starts at unit
+       * scale. Export folds the map into the condition projections, so the ONNX graphs and their
+       * inputs do not change.
+       */
+      whiten?: boolean;
+    };
 
 /**
  * How the projected condition meets the features: 'concat' appends `size` features;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { WHITENING } from '../../shared/arch/shapes.js';
 import type { ConditionJoin, CvaeSpec } from '../../shared/arch/spec.js';
 import { type RunOptions, runStack } from './layers.js';
 import type { Weights } from './weights.js';
@@ -19,9 +20,18 @@ function join(features: tf.Tensor, condition: tf.Tensor, rule: ConditionJoin, w:
   return rule.join === 'concat' ? tf.concat([features, projected], 1) : tf.add(features, projected);
 }
 
+/** The condition as the projections see it: whitened when the spec says so (see spec.ts). */
+function conditionInput(spec: CvaeSpec, w: Weights, condition: tf.Tensor): tf.Tensor {
+  if (spec.condition.type !== 'text-embedding' || !spec.condition.whiten) return condition;
+  const mean = w[WHITENING.mean];
+  const matrix = w[WHITENING.matrix];
+  if (!mean || !matrix) throw new Error(`${spec.id}: no weights for the condition's whitening`);
+  return tf.matMul(tf.sub(condition, mean), matrix as tf.Tensor2D);
+}
+
 export function encode(spec: CvaeSpec, w: Weights, images: tf.Tensor, condition: tf.Tensor, opts: RunOptions) {
   const features = runStack(spec.encoder.layers, images, w, 'encoder', { ...opts, logits: false });
-  const joined = join(features, condition, spec.encoder.condition, w, 'encoder.condition');
+  const joined = join(features, conditionInput(spec, w, condition), spec.encoder.condition, w, 'encoder.condition');
   const head = (name: string) =>
     tf.fused.matMul({
       a: joined as tf.Tensor2D,
@@ -35,7 +45,7 @@ export function encode(spec: CvaeSpec, w: Weights, images: tf.Tensor, condition:
 
 /** Images in [0, 1], or pre-sigmoid logits with `opts.logits`. */
 export function decode(spec: CvaeSpec, w: Weights, z: tf.Tensor, condition: tf.Tensor, opts: RunOptions): tf.Tensor {
-  const joined = join(z, condition, spec.decoder.condition, w, 'decoder.condition');
+  const joined = join(z, conditionInput(spec, w, condition), spec.decoder.condition, w, 'decoder.condition');
   return runStack(spec.decoder.layers, joined, w, 'decoder', opts);
 }
 

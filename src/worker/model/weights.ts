@@ -17,6 +17,10 @@ export function initialValues(params: ParamInfo[], seed: number): Record<string,
     const size = p.shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(size);
     if (p.init === 'ones') values.fill(1);
+    if (p.init === 'identity') {
+      const n = p.shape[0] as number;
+      for (let i = 0; i < n; i++) values[i * n + i] = 1;
+    }
     if (p.init === 'glorot') {
       const limit = Math.sqrt(6 / (p.fanIn + p.fanOut));
       for (let i = 0; i < size; i++) values[i] = (rng.next() * 2 - 1) * limit;

@@ -1,4 +1,4 @@
-import { BATCH_NORM_EPSILON, describeCvae, layerOutputShape } from '../../shared/arch/shapes.js';
+import { BATCH_NORM_EPSILON, describeCvae, layerOutputShape, WHITENING } from '../../shared/arch/shapes.js';
 import type { ConditionJoin, CvaeSpec, Layer } from '../../shared/arch/spec.js';
 import { type Dim, GraphBuilder, type WeightType } from './graph-builder.js';
 
@@ -11,7 +11,8 @@ import { type Dim, GraphBuilder, type WeightType } from './graph-builder.js';
  * ONNX [out,in,kh,kw]; tfjs transposed conv [kh,kw,out,in] → ONNX [in,out,kh,kw], no spatial
  * flip). TensorFlow 'same' padding puts the odd pixel at the end, so pads are explicit
  * ([0,0,1,1] for a 3x3 stride-2 transposed convolution 7→14). Batch norm is folded into the
- * preceding layer. The batch dimension is symbolic ('batch').
+ * preceding layer, and the condition's whitening into the condition projections. The batch
+ * dimension is symbolic ('batch').
  */
 export interface ExportedGraph {
   bytes: Uint8Array;
@@ -181,9 +182,39 @@ function emitCondition(
     const table = g.floats(`${prefix}.kernel`, [spec.condition.classes, width], kernel);
     return g.node('Gather', [table, conditionInput], { axis: 0 });
   }
-  const w = g.floats(`${prefix}.kernel`, [spec.condition.dim, width], kernel);
-  const b = g.floats(`${prefix}.bias`, [width], get(values, `${prefix}.bias`));
+  const bias = get(values, `${prefix}.bias`);
+  const folded = spec.condition.whiten
+    ? foldWhitening(get(values, WHITENING.mean), get(values, WHITENING.matrix), kernel, bias, width)
+    : { kernel, bias };
+  const w = g.floats(`${prefix}.kernel`, [spec.condition.dim, width], folded.kernel);
+  const b = g.floats(`${prefix}.bias`, [width], folded.bias);
   return g.node('Gemm', [conditionInput, w, b]);
+}
+
+/**
+ * ((c − mean) · M) · K + b = c · (M K) + (b − mean · M K): the whitening and the projection
+ * after it are one affine map, computed here in float64.
+ */
+function foldWhitening(
+  mean: Float32Array,
+  matrix: Float32Array,
+  kernel: Float32Array,
+  bias: Float32Array,
+  width: number,
+) {
+  const d = mean.length;
+  const mk = new Float64Array(d * width);
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const m = matrix[i * d + k] as number;
+      if (m === 0) continue;
+      for (let j = 0; j < width; j++)
+        mk[i * width + j] = (mk[i * width + j] as number) + m * (kernel[k * width + j] as number);
+    }
+  const b = Float64Array.from(bias);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < width; j++) b[j] = (b[j] as number) - (mean[i] as number) * (mk[i * width + j] as number);
+  return { kernel: Float32Array.from(mk), bias: Float32Array.from(b) };
 }
 
 function joinValues(g: GraphBuilder, features: string, projected: string, join: ConditionJoin): string {

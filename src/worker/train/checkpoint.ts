@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeCvae } from '../../shared/arch/shapes.js';
+import { describeCvae, WHITENING } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { initialValues } from '../model/weights.js';
 
 /**
  * A checkpoint is two files in the run folder: `checkpoint.json` (metadata, history, the tensor
@@ -91,7 +92,17 @@ export async function loadCheckpoint<H>(
     else if (t.name.startsWith('adam.v.')) v[t.name.slice(7)] = data;
     else values[t.name] = data;
   }
-  for (const p of describeCvae(spec).params) {
+  const params = describeCvae(spec).params;
+  // Checkpoints from before the condition's whitening existed were trained without it: the
+  // identity map (its unfitted value) reproduces them exactly.
+  Object.assign(
+    values,
+    initialValues(
+      params.filter((p) => !values[p.name] && Object.values<string>(WHITENING).includes(p.name)),
+      0,
+    ),
+  );
+  for (const p of params) {
     if (!values[p.name]) throw new Error(`${dir}: checkpoint has no tensor ${p.name}`);
   }
   const hasAdam = Object.keys(m).length > 0;

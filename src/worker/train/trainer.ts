@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { describeCvae } from '../../shared/arch/shapes.js';
+import { describeCvae, WHITENING } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
 import { initialValues } from '../model/weights.js';
@@ -10,6 +10,7 @@ import type { SharedDataset } from './dataset.js';
 import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
 import { createReplicas, sharedFloats } from './pool.js';
 import type { GradientSummary } from './replica.js';
+import { fitWhitening } from './whitening.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -154,6 +155,12 @@ export async function train(
     state = saved.state;
     history = saved.meta.history;
     startEpoch = saved.meta.epoch;
+  }
+  if (startEpoch === 0 && spec.condition.type === 'text-embedding' && spec.condition.whiten) {
+    // a fresh start: fit the condition's whitening on the training conditions (a resumed run has its own)
+    const fitted = fitWhitening(data.conditions, spec.condition.dim);
+    state.values[WHITENING.mean] = fitted.mean;
+    state.values[WHITENING.matrix] = fitted.matrix;
   }
   const adamConfig: AdamConfig = {
     ...DEFAULT_ADAM,

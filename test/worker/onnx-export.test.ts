@@ -41,10 +41,29 @@ const bnText: CvaeSpec = {
   },
 };
 
+/** A resize-convolution decoder: nearest upsampling (ONNX Resize) by 2 and 3, each then a stride-1 conv. */
+const upsampleText: CvaeSpec = {
+  ...bnText,
+  id: 'test-upsample',
+  description: 'test-only: nearest upsampling + convolution in the decoder',
+  decoder: {
+    condition: { join: 'add' },
+    layers: [
+      { type: 'dense', units: 2 * 2 * 5, activation: 'relu', batchNorm: true },
+      { type: 'reshape', shape: [2, 2, 5] },
+      { type: 'upsample', factor: 2 },
+      { type: 'conv2d', filters: 4, kernel: 3, stride: 1, activation: 'relu', batchNorm: true },
+      { type: 'upsample', factor: 3 },
+      { type: 'conv2d', filters: 3, kernel: 3, stride: 1, activation: 'sigmoid' },
+    ],
+  },
+};
+
 // the 64 px COCO models: the paper's batch-norm + CLIP-condition architectures, both joins
 const SPECS = [
   ...Object.values(FASHION_ARCHITECTURES),
   bnText,
+  upsampleText,
   COCO_ARCHITECTURES['coco-64-add'] as CvaeSpec,
   COCO_ARCHITECTURES['coco-64-concat'] as CvaeSpec,
 ];

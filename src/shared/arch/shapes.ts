@@ -40,6 +40,11 @@ export function layerOutputShape(layer: Layer, input: number[], where: string): 
       const out = layer.type === 'conv2d' ? sameConvOut : sameConvTransposeOut;
       return [out(h, layer.stride), out(w, layer.stride), layer.filters];
     }
+    case 'upsample': {
+      if (input.length !== 3) throw new Error(`${where}: upsample needs [h,w,c], got [${input}]`);
+      const [h, w, c] = input as [number, number, number];
+      return [h * layer.factor, w * layer.factor, c];
+    }
     case 'flatten':
       return [input.reduce((a, b) => a * b, 1)];
     case 'reshape': {

@@ -29,6 +29,12 @@ export type Layer =
       activation: Activation;
       batchNorm?: boolean;
     }
+  /**
+   * Nearest-neighbour upsampling by an integer factor. Followed by a stride-1 convolution it is a
+   * resize-convolution: every output pixel sees the same kernel, where a stride-2 transposed
+   * convolution gives each of the four output phases its own taps (the checkerboard artefact).
+   */
+  | { type: 'upsample'; factor: number }
   | { type: 'flatten' }
   | { type: 'reshape'; shape: [number, number, number] };
 

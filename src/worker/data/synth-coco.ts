@@ -18,7 +18,8 @@ import { createRng, type Rng } from '../../shared/random.js';
  * Written into the captions files' `info.description`; it names the caption scheme, so a set
  * written by an older scheme is recognised (and the default set regenerated).
  */
-export const SYNTH_DESCRIPTION = 'cvae-edge synthetic COCO-format captions (generated scenes, complete captions, hue-circle palette v3)';
+export const SYNTH_DESCRIPTION =
+  'cvae-edge synthetic COCO-format captions (generated scenes, complete captions, hue-circle palette v3)';
 
 /** What the val captions file of `dir` says it is: this scheme, an older synthetic one, or other. */
 export async function synthCocoKind(dir: string, year = 2017): Promise<'current' | 'outdated' | 'other' | 'missing'> {

@@ -95,6 +95,13 @@ export function runLayer(
       const biased = tf.add(out, param(w, `${prefix}.bias`));
       return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
     }
+    case 'upsample': {
+      const [, h, wd] = x.shape as number[];
+      return tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [
+        (h as number) * layer.factor,
+        (wd as number) * layer.factor,
+      ]);
+    }
     case 'flatten':
       return tf.reshape(x, [x.shape[0] as number, -1]);
     case 'reshape':

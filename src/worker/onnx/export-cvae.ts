@@ -145,6 +145,16 @@ function emitLayer(g: GraphBuilder, layer: Layer, x: Value, values: Values, pref
       }
       return { name: activation(g, y, layer.activation), shape };
     }
+    case 'upsample': {
+      // tfjs' resizeNearestNeighbor (no corner alignment, no half-pixel centres): source = floor(dst / f)
+      const scales = g.floats(`${prefix}.scales`, [4], Float32Array.of(1, 1, layer.factor, layer.factor), true);
+      const y = g.node('Resize', [x.name, '', scales], {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      });
+      return { name: y, shape };
+    }
     case 'flatten': {
       // NCHW → NHWC order first, so the flat vector matches tfjs' flatten.
       const nhwc = x.shape.length === 3 ? g.node('Transpose', [x.name], { perm: [0, 2, 3, 1] }) : x.name;

@@ -47,10 +47,13 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, FLOAT, dims));
   }
 
-  /** float32 constant; `values` is copied into little-endian raw bytes. */
-  floats(prefix: string, dims: number[], values: Float32Array): string {
+  /**
+   * float32 constant; `values` is copied into little-endian raw bytes. Weights follow the graph's
+   * weight type; `exact` keeps float32 storage for operator arguments (e.g. Resize scales).
+   */
+  floats(prefix: string, dims: number[], values: Float32Array, exact = false): string {
     const name = this.fresh(prefix);
-    if (this.weightType === 'float16') {
+    if (this.weightType === 'float16' && !exact) {
       const bytes = new Uint8Array(values.length * 2);
       const view = new DataView(bytes.buffer);
       values.forEach((v, i) => {

@@ -18,7 +18,8 @@ import { createRng, type Rng } from '../../shared/random.js';
  * Written into the captions files' `info.description`; it names the caption scheme, so a set
  * written by an older scheme is recognised (and the default set regenerated).
  */
-export const SYNTH_DESCRIPTION = 'cvae-edge synthetic COCO-format captions (generated scenes, complete captions v2)';
+export const SYNTH_DESCRIPTION =
+  'cvae-edge synthetic COCO-format captions (generated scenes, complete captions, hue-circle palette v3)';
 
 /** What the val captions file of `dir` says it is: this scheme, an older synthetic one, or other. */
 export async function synthCocoKind(dir: string, year = 2017): Promise<'current' | 'outdated' | 'other' | 'missing'> {
@@ -46,13 +47,20 @@ export interface SynthOptions {
   onImage?(done: number, total: number): void;
 }
 
+/**
+ * Six hues 60° apart at one saturation and value: the colours are equally far apart in RGB and
+ * their chroma spread is the same in every direction. (A first palette of distinct but unevenly
+ * spread colours — crimson, orange, yellow, green, blue, purple — had half as much variance
+ * along its second colour axis as along its first, and the decoders learnt warm against cool
+ * long before red against yellow or green against blue.)
+ */
 export const COLOURS: Record<string, string> = {
-  red: '#e6194b',
-  green: '#3cb44b',
-  blue: '#4363d8',
-  yellow: '#ffe119',
-  orange: '#f58231',
-  purple: '#911eb4',
+  red: '#e60000',
+  yellow: '#e6e600',
+  green: '#00e600',
+  cyan: '#00e6e6',
+  blue: '#0000e6',
+  magenta: '#e600e6',
 };
 export const BACKGROUNDS: Record<string, string> = { white: '#f4f4f4', black: '#111111', gray: '#808080' };
 export const SHAPES = ['circle', 'square', 'triangle'] as const;

@@ -133,7 +133,7 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
  * The palette colour whose direction from the background is closest (cosine) to the object's.
  * A blurred object is a blend α·colour + (1 − α)·background, which lies on the line from the
  * background to its colour, so the direction names the colour where the nearest colour would
- * not (a blurred red on white is pink, nearer to orange than to red).
+ * not (a blurred red on white is pink, nearer to magenta than to red).
  */
 function blendedColour(object: number[], bg: number[]): string {
   const d = object.map((v, c) => v - (bg[c] as number));

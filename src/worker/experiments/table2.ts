@@ -43,8 +43,8 @@ export const TABLE2_PROMPTS = [
   'A large blue square at the bottom right on a black background.',
   'A small yellow triangle in the center on a black background.',
   'Two large green circles at the top on a gray background.',
-  'On a white background, a large purple square is at the left.',
-  'A large orange triangle at the bottom left on a gray background. A blue circle is at the top right.',
+  'On a white background, a large magenta square is at the left.',
+  'A large cyan triangle at the bottom left on a gray background. A red circle is at the top right.',
 ];
 
 export interface CocoSplitData {

@@ -165,10 +165,16 @@ describe('COCO architectures (paper 3.5)', () => {
         const spec = COCO_ARCHITECTURES[`coco-${size}-${join_}`];
         if (!spec) throw new Error('missing spec');
         expect(spec.encoder.layers.filter((l) => l.type === 'conv2d')).toHaveLength(enc);
-        const deconvs = spec.decoder.layers.filter((l) => l.type === 'conv2dTranspose');
-        expect(deconvs).toHaveLength(dec);
-        expect(deconvs.slice(0, -1).every((l) => 'batchNorm' in l && l.batchNorm)).toBe(true);
-        expect(deconvs.at(-1)).toMatchObject({ activation: 'sigmoid' });
+        // each decoder convolution doubles the size: nearest upsampling, then a 3x3 stride-1 conv
+        const layers = spec.decoder.layers;
+        const convs = layers.filter((l) => l.type === 'conv2d');
+        expect(convs).toHaveLength(dec);
+        for (const conv of convs) {
+          expect(layers[layers.indexOf(conv) - 1]).toEqual({ type: 'upsample', factor: 2 });
+          expect(conv).toMatchObject({ kernel: 3, stride: 1 });
+        }
+        expect(convs.slice(0, -1).every((l) => 'batchNorm' in l && l.batchNorm)).toBe(true);
+        expect(convs.at(-1)).toMatchObject({ activation: 'sigmoid' });
         expect(spec.decoder.condition.join).toBe(join_);
         expect(describeCvae(spec).imageShape).toEqual([size, size, 3]);
       }

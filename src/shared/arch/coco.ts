@@ -8,10 +8,10 @@ import type { CvaeSpec, Layer } from './spec.js';
  * Encoder: 3 (64 px) or 4 (128, 256 px) convolutions 4x4/2, each batch norm + ReLU, flattened.
  * Decoder: a dense projection of (z ⊕ condition) to 8x8 feature maps (batch norm + ReLU), then
  * 3, 4 or 5 upsampling convolutions (nearest x2 + 3x3 conv; 8→…→size), all but the last with
- * batch norm + ReLU, the last sigmoid. The embedding is whitened first (fitted on the training captions, folded into
- * both projections at export, so the exported graphs are exactly the paper's): measured on the
- * synthetic set, it speeds learning the caption's background and place several-fold (README,
- * Long text). Channel widths are the paper's structure at widths this project's CPU
+ * batch norm + ReLU, the last sigmoid. The embedding is whitened first (fitted on the training
+ * captions, folded into both projections at export, so the exported graphs are exactly the
+ * paper's): measured on the synthetic set, it speeds learning the caption's background and place
+ * several-fold (README, Long text). Channel widths are the paper's structure at widths this project's CPU
  * fallback can train in minutes (16–64 channels); the latent is 128 everywhere.
  */
 export type CocoSize = 64 | 128 | 256;

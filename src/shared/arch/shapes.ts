@@ -144,10 +144,15 @@ function conditionParams(spec: CvaeSpec, join: ConditionJoin, features: number, 
 /** Names of the condition's whitening (spec.condition.whiten), shared by encoder and decoder. */
 export const WHITENING = { mean: 'condition.whiten.mean', matrix: 'condition.whiten.matrix' } as const;
 
+/** The embedding width when the spec whitens its condition (spec.condition.whiten), else undefined. */
+export function whitenedConditionDim(spec: CvaeSpec): number | undefined {
+  return spec.condition.type === 'text-embedding' && spec.condition.whiten ? spec.condition.dim : undefined;
+}
+
 /** Identity and zero mean until fitted: an unfitted whitening is the identity map. */
 function whiteningParams(spec: CvaeSpec): ParamInfo[] {
-  if (spec.condition.type !== 'text-embedding' || !spec.condition.whiten) return [];
-  const d = spec.condition.dim;
+  const d = whitenedConditionDim(spec);
+  if (!d) return [];
   const fixed = { trainable: false, fanIn: d, fanOut: d };
   return [
     { name: WHITENING.mean, shape: [d], init: 'zeros', ...fixed },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WHITENING } from '../../shared/arch/shapes.js';
+import { WHITENING, whitenedConditionDim } from '../../shared/arch/shapes.js';
 import type { ConditionJoin, CvaeSpec } from '../../shared/arch/spec.js';
 import { type RunOptions, runStack } from './layers.js';
 import type { Weights } from './weights.js';
@@ -22,7 +22,7 @@ function join(features: tf.Tensor, condition: tf.Tensor, rule: ConditionJoin, w:
 
 /** The condition as the projections see it: whitened when the spec says so (see spec.ts). */
 function conditionInput(spec: CvaeSpec, w: Weights, condition: tf.Tensor): tf.Tensor {
-  if (spec.condition.type !== 'text-embedding' || !spec.condition.whiten) return condition;
+  if (!whitenedConditionDim(spec)) return condition;
   const mean = w[WHITENING.mean];
   const matrix = w[WHITENING.matrix];
   if (!mean || !matrix) throw new Error(`${spec.id}: no weights for the condition's whitening`);

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { describeCvae, WHITENING } from '../../shared/arch/shapes.js';
+import { describeCvae, WHITENING, whitenedConditionDim } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
 import { initialValues } from '../model/weights.js';
@@ -156,9 +156,10 @@ export async function train(
     history = saved.meta.history;
     startEpoch = saved.meta.epoch;
   }
-  if (startEpoch === 0 && spec.condition.type === 'text-embedding' && spec.condition.whiten) {
+  const whitenDim = whitenedConditionDim(spec);
+  if (startEpoch === 0 && whitenDim) {
     // a fresh start: fit the condition's whitening on the training conditions (a resumed run has its own)
-    const fitted = fitWhitening(data.conditions, spec.condition.dim);
+    const fitted = fitWhitening(data.conditions, whitenDim);
     state.values[WHITENING.mean] = fitted.mean;
     state.values[WHITENING.matrix] = fitted.matrix;
   }

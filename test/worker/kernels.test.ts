@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
+import { columnSums } from '../../src/worker/tf/kernels/sum.js';
 
 /**
  * Each kernel we register (src/worker/tf/kernels) against tfjs' stock CPU kernels, which are
@@ -65,6 +66,57 @@ function maxRelError(a: Float32Array, b: Float32Array): number {
   return err / scale;
 }
 
+/** Sum reductions: leading axes take our kernel; the others must still reach the stock one. */
+type SumCase = { shape: number[]; axis: number | number[] | null; keepDims: boolean };
+const SUM_CASES: SumCase[] = [
+  { shape: [3, 5, 7, 8], axis: [0, 1, 2], keepDims: false },
+  { shape: [3, 5, 7, 6], axis: [2, 0, 1], keepDims: true },
+  { shape: [2, 1100, 3], axis: [0, 1], keepDims: false }, // more rows than one block, 3 columns
+  { shape: [37, 5], axis: 0, keepDims: false },
+  { shape: [4, 6, 9], axis: null, keepDims: false },
+  { shape: [4, 6, 9], axis: [1, 2], keepDims: false },
+  { shape: [4, 6, 9], axis: -1, keepDims: true },
+];
+const sums = { inputs: [] as tf.Tensor[], stock: [] as { shape: number[]; values: Float32Array }[] };
+const runSums = () =>
+  SUM_CASES.map((c, k) => {
+    const y = tf.sum(sums.inputs[k] as tf.Tensor, c.axis ?? undefined, c.keepDims);
+    return { shape: y.shape, values: y.dataSync() as Float32Array };
+  });
+
+/**
+ * Nearest upsampling gradients: integer factors take our kernel, other ratios the stock one. The
+ * reference is the definition (each output pixel's weight goes to the pixel the forward copied,
+ * floor(i·in/out)), not the stock CPU kernel: tfjs' CPU ResizeNearestNeighborGrad is wrong for a
+ * batch of more than one (measured: batch 2, [4,5]→[8,10], second image off; wasm's is right).
+ */
+const RESIZE_CASES: { x: number[]; size: [number, number] }[] = [
+  { x: [2, 4, 5, 3], size: [8, 10] },
+  { x: [1, 3, 3, 8], size: [9, 6] },
+  { x: [1, 4, 6, 2], size: [6, 9] }, // ratio 1.5: the stock kernel (batch 1: cpu is right there)
+];
+const resizes = { inputs: [] as tf.Tensor[], weights: [] as tf.Tensor[], expected: [] as Float32Array[] };
+function resizeGradReference(x: number[], size: [number, number], w: Float32Array): Float32Array {
+  const [n, h, wd, c] = x as [number, number, number, number];
+  const [oh, ow] = size;
+  const src = (o: number, out: number, inn: number) => Math.min(inn - 1, Math.floor((inn / out) * o));
+  const dx = new Float32Array(n * h * wd * c);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++)
+        for (let ch = 0; ch < c; ch++) {
+          const to = ((b * h + src(y, oh, h)) * wd + src(xx, ow, wd)) * c + ch;
+          dx[to] = (dx[to] as number) + (w[((b * oh + y) * ow + xx) * c + ch] as number);
+        }
+  return dx;
+}
+const runResizes = () =>
+  RESIZE_CASES.map((c, k) => {
+    const w = resizes.weights[k] as tf.Tensor;
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(x as tf.Tensor4D, c.size), w)));
+    return g(resizes.inputs[k] as tf.Tensor).dataSync() as Float32Array;
+  });
+
 const convTransposeLoss = (...[x, w]: tf.Tensor[]) =>
   tf.sum(tf.square(tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 14, 14, 5], 2, 'same')));
 const convTranspose = { inputs: [] as tf.Tensor[], reference: [] as Float32Array[] };
@@ -94,6 +146,13 @@ beforeAll(async () => {
     matmulInputs.push([a, b, ta, tb]);
   }
   matmulStock.push(...matmuls());
+  sums.inputs = SUM_CASES.map((c) => tensor(c.shape));
+  sums.stock = runSums();
+  resizes.inputs = RESIZE_CASES.map((c) => tensor(c.x));
+  resizes.weights = RESIZE_CASES.map((c) => tensor([c.x[0] as number, ...c.size, c.x[3] as number]));
+  resizes.expected = RESIZE_CASES.map((c, k) =>
+    resizeGradReference(c.x, c.size, (resizes.weights[k] as tf.Tensor).dataSync() as Float32Array),
+  );
 });
 
 describe('fast training kernels match the stock kernels', () => {
@@ -104,6 +163,8 @@ describe('fast training kernels match the stock kernels', () => {
       'Conv2DBackpropInput',
       'BatchMatMul',
       '_FusedMatMul',
+      'Sum',
+      'ResizeNearestNeighborGrad',
     ]);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;
@@ -140,9 +201,45 @@ describe('fast training kernels match the stock kernels', () => {
     expect(maxRelError(fused as Float32Array, plain as Float32Array)).toBeLessThan(1e-6);
   });
 
+  it('wasm: Sum over leading axes, and every other reduction still right', async () => {
+    await initBackend('wasm', () => {});
+    sums.inputs = sums.inputs.map((t) => tf.tensor(t.dataSync(), t.shape));
+    runSums().forEach((ours, k) => {
+      const stock = sums.stock[k] as (typeof sums.stock)[number];
+      expect(ours.shape, JSON.stringify(SUM_CASES[k])).toEqual(stock.shape);
+      expect(maxRelError(ours.values, stock.values), JSON.stringify(SUM_CASES[k])).toBeLessThan(1e-5);
+    });
+  });
+
+  it.each(['wasm', 'cpu'] as const)('%s: nearest-upsampling gradient', async (name) => {
+    await initBackend(name, () => {});
+    resizes.inputs = resizes.inputs.map((t) => tf.tensor(t.dataSync(), t.shape));
+    resizes.weights = resizes.weights.map((t) => tf.tensor(t.dataSync(), t.shape));
+    runResizes().forEach((ours, k) => {
+      expect(maxRelError(ours, resizes.expected[k] as Float32Array), JSON.stringify(RESIZE_CASES[k])).toBeLessThan(
+        1e-5,
+      );
+    });
+  });
+
+  it('columnSums: per-column totals for any column count and a ragged last block', () => {
+    for (const cols of [1, 3, 4, 5, 16, 67]) {
+      const rows = 1500; // three blocks of 512 rows, the last one short
+      const values = normalArray(rng, rows * cols);
+      const expected = new Float64Array(cols);
+      values.forEach((v, i) => {
+        expected[i % cols] = (expected[i % cols] as number) + v;
+      });
+      const got = columnSums(values, cols);
+      got.forEach((v, c) => {
+        expect(v, `cols ${cols} column ${c}`).toBeCloseTo(expected[c] as number, 9);
+      });
+    }
+  });
+
   it('cpu: Conv2DBackpropFilter replacement', async () => {
     const backend = await initBackend('cpu', () => {});
-    expect(backend.patchedKernels).toEqual(['Conv2DBackpropFilter']);
+    expect(backend.patchedKernels).toEqual(['Conv2DBackpropFilter', 'ResizeNearestNeighborGrad']);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;
       const ours = kernels(c, i);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_EPSILON } from '../../shared/arch/shapes.js';
 import type { Activation, Layer } from '../../shared/arch/spec.js';
+import { batchNormTraining } from './batch-norm.js';
 import type { Weights } from './weights.js';
 
 /**
@@ -31,10 +32,10 @@ function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): 
   const gamma = param(w, `${prefix}.bn.gamma`);
   const beta = param(w, `${prefix}.bn.beta`);
   if (opts.training) {
-    const axes = x.rank === 4 ? [0, 1, 2] : [0];
-    const { mean, variance } = tf.moments(x, axes);
-    opts.batchStats?.push({ name: prefix, mean, variance });
-    return tf.batchNorm(x, mean, variance, beta, gamma, BATCH_NORM_EPSILON);
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta, BATCH_NORM_EPSILON);
+    if (opts.batchStats) opts.batchStats.push({ name: prefix, mean, variance });
+    else tf.dispose([mean, variance]);
+    return y;
   }
   return tf.batchNorm(
     x,

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRng, normalArray } from '../../src/shared/random.js';
+import { batchNormTraining } from '../../src/worker/model/batch-norm.js';
+
+/**
+ * The hand-written batch-norm gradient against tfjs' autodiff of the stock ops it replaces
+ * (tf.moments + tf.batchNorm), on data with a non-zero mean and per-channel scales so every term
+ * of the formula matters.
+ */
+const EPS = 1e-3;
+const rng = createRng(5);
+const tensor = (shape: number[], shift = 0) =>
+  tf.add(tf.tensor(normalArray(rng, tf.util.sizeFromShape(shape)), shape), shift);
+
+function stockBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  return { y: tf.batchNorm(x, mean, variance, beta, gamma, EPS), mean, variance };
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('batchNormTraining', () => {
+  for (const shape of [
+    [4, 5, 6, 3],
+    [9, 7],
+  ]) {
+    it(`matches tf.moments + tf.batchNorm and their gradients (${JSON.stringify(shape)})`, () => {
+      const channels = shape[shape.length - 1] as number;
+      const x = tf.mul(tensor(shape, 1.5), tensor([channels], 2));
+      const gamma = tensor([channels], 1);
+      const beta = tensor([channels]);
+      const weights = tensor(shape); // a loss that weighs every output differently
+      const lossOf =
+        (impl: typeof stockBatchNorm) =>
+        (...[xi, g, b]: tf.Tensor[]) =>
+          tf.sum(tf.mul(impl(xi as tf.Tensor, g as tf.Tensor, b as tf.Tensor).y, weights));
+      const ours = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => batchNormTraining(xi, g, b, EPS);
+
+      const expected = stockBatchNorm(x, gamma, beta);
+      const got = ours(x, gamma, beta);
+      for (const key of ['y', 'mean', 'variance'] as const) {
+        const a = got[key].dataSync();
+        const b = expected[key].dataSync();
+        expect(got[key].shape, key).toEqual(expected[key].shape);
+        a.forEach((v, i) => {
+          expect(v, `${key}[${i}]`).toBeCloseTo(b[i] as number, 4);
+        });
+      }
+
+      const stockGrads = tf.grads(lossOf(stockBatchNorm))([x, gamma, beta]);
+      const ourGrads = tf.grads(lossOf(ours))([x, gamma, beta]);
+      ['dx', 'dgamma', 'dbeta'].forEach((name, k) => {
+        const a = (ourGrads[k] as tf.Tensor).dataSync();
+        const b = (stockGrads[k] as tf.Tensor).dataSync();
+        let scale = 0;
+        for (const v of b) scale = Math.max(scale, Math.abs(v));
+        expect(scale, `${name} is not trivially zero`).toBeGreaterThan(1e-3);
+        a.forEach((v, i) => {
+          expect(Math.abs(v - (b[i] as number)) / scale, `${name}[${i}]`).toBeLessThan(1e-4);
+        });
+      });
+    });
+  }
+
+  it('leaves no tensor behind but the outputs', () => {
+    const x = tensor([3, 4, 4, 2]);
+    const gamma = tf.ones([2]);
+    const beta = tf.zeros([2]);
+    const before = tf.memory().numTensors;
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta, EPS);
+    expect(tf.memory().numTensors - before).toBe(3);
+    tf.dispose([y, mean, variance]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -1,36 +1,80 @@
 /**
- * npm run bench:train — training throughput (images/s) of fashion-fc and fashion-conv on the
- * active tfjs backend, batch 128, with the trainer's default replica count. Real Fashion-MNIST
- * images; the first batches are warm-up and not counted.
+ * npm run bench:train — training throughput (images/s) on the active tfjs backend, with the
+ * trainer's default replica count; the first batches are warm-up and not counted.
+ *  - fashion-fc, fashion-conv: batch 128 on real Fashion-MNIST images.
+ *  - the COCO models (64/128/256 px, batch 64, the table2 default): generated pixels and 512-d
+ *    conditions, since a step costs the same whatever the values; a few batches each.
  *
  *   CVAE_BACKEND=cpu npm run bench:train      # another backend
- *   BENCH_IMAGES=20000 npm run bench:train    # longer measurement
+ *   BENCH_IMAGES=20000 npm run bench:train    # longer Fashion-MNIST measurement
+ *   BENCH_MODELS=coco-256-add,coco-256-concat BENCH_COCO_BATCHES=12 npm run bench:train
  */
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { COCO_ARCHITECTURES } from '../src/shared/arch/coco.js';
 import { FASHION_ARCHITECTURES } from '../src/shared/arch/fashion.js';
+import { describeCvae } from '../src/shared/arch/shapes.js';
+import type { CvaeSpec } from '../src/shared/arch/spec.js';
 import { loadFashionMnist, takeFirst } from '../src/worker/data/fashion-mnist.js';
 import { initBackend } from '../src/worker/tf/backend.js';
-import { sharedFromLabeled } from '../src/worker/train/dataset.js';
+import { type SharedDataset, sharedFromLabeled } from '../src/worker/train/dataset.js';
 import { DEFAULT_TRAIN_OPTIONS, train } from '../src/worker/train/trainer.js';
 
+const DEFAULT_MODELS = ['fashion-fc', 'fashion-conv', 'coco-64-concat', 'coco-128-concat', 'coco-256-concat'];
+const models = (process.env.BENCH_MODELS ?? DEFAULT_MODELS.join(',')).split(',').map((m) => m.trim());
 const images = Number(process.env.BENCH_IMAGES ?? 10_240);
+const cocoBatches = Number(process.env.BENCH_COCO_BATCHES ?? 8);
+const COCO_BATCH = 64;
+const COCO_WARMUP_BATCHES = 2;
+
+const specs: Record<string, CvaeSpec> = { ...FASHION_ARCHITECTURES, ...COCO_ARCHITECTURES };
+const unknown = models.filter((m) => !specs[m]);
+if (unknown.length) throw new Error(`unknown model(s) ${unknown.join(', ')}; known: ${Object.keys(specs).join(', ')}`);
+
 const backend = await initBackend();
-const fm = await loadFashionMnist();
-const subset = takeFirst(fm.train, images);
-const data = sharedFromLabeled(subset.pixels, subset.labels, [28, 28, 1], 10);
+
+async function fashionData(): Promise<SharedDataset> {
+  const fm = await loadFashionMnist();
+  const subset = takeFirst(fm.train, images);
+  return sharedFromLabeled(subset.pixels, subset.labels, [28, 28, 1], 10);
+}
+
+/** Generated COCO-shaped examples: a step's cost does not depend on the values. */
+function cocoData(spec: CvaeSpec): SharedDataset {
+  const { height, width, channels } = spec.image;
+  const conditionSize = describeCvae(spec).conditionSize;
+  const count = COCO_BATCH * (cocoBatches + COCO_WARMUP_BATCHES);
+  const pixels = new Uint8Array(new SharedArrayBuffer(count * height * width * channels));
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+  const conditions = new Float32Array(new SharedArrayBuffer(count * conditionSize * 4));
+  for (let i = 0; i < conditions.length; i++) conditions[i] = Math.sin(i * 0.37);
+  return {
+    count,
+    imageShape: [height, width, channels],
+    pixels,
+    conditions,
+    conditionSize,
+    labels: new Uint8Array(0),
+  };
+}
+
+let fashion: SharedDataset | undefined;
 const rows: string[] = [];
-for (const spec of Object.values(FASHION_ARCHITECTURES)) {
-  const warmup = Math.min(1280, Math.floor(images / 4));
+for (const id of models) {
+  const spec = specs[id] as CvaeSpec;
+  const isCoco = spec.task === 'long-text';
+  const data = isCoco ? cocoData(spec) : (fashion ??= await fashionData());
+  const batchSize = isCoco ? COCO_BATCH : DEFAULT_TRAIN_OPTIONS.batchSize;
+  const warmup = isCoco ? COCO_WARMUP_BATCHES * COCO_BATCH : Math.min(1280, Math.floor(images / 4));
   let warmStart = 0;
   let warmSeen = 0;
   let lastBatch = 0;
   const result = await train(
     spec,
     data,
-    { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, outDir: mkdtempSync(join(tmpdir(), 'bench-')) },
+    { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize, outDir: mkdtempSync(join(tmpdir(), 'bench-')) },
     {
       onBatch: (p) => {
         lastBatch = performance.now();
@@ -44,7 +88,7 @@ for (const spec of Object.values(FASHION_ARCHITECTURES)) {
   // Timed from the end of the warm-up batches to the end of the last batch (no checkpoint write).
   const measured = (data.count - warmSeen) / ((lastBatch - warmStart) / 1000);
   rows.push(
-    `${spec.id.padEnd(14)} ${measured.toFixed(0).padStart(6)} images/s  (batch 128, ${result.replicas} replica(s), ${data.count - warmSeen} images after ${warmSeen} warm-up)`,
+    `${spec.id.padEnd(16)} ${measured.toFixed(measured < 100 ? 1 : 0).padStart(7)} images/s  (batch ${batchSize}, ${result.replicas} replica(s), ${data.count - warmSeen} images after ${warmSeen} warm-up)`,
   );
 }
 console.log(`backend: ${backend.label}`);

@@ -46,6 +46,9 @@ describe('cvae experiment table2', () => {
       expect(existsSync(join(out, `coco-64-${join_}`, 'reconstructions.png'))).toBe(true);
     }
     const json = JSON.parse(readFileSync(join(out, 'table2.json'), 'utf8'));
+    // FIDs print to 3 significant digits, however small the extractor's scale makes them
+    const fidCell = (table.split('\n').find((l) => l.startsWith('| coco-64-add |')) as string).split('|')[7]?.trim();
+    expect(fidCell).toBe(Number(json.rows[0].report.fidGenerated).toPrecision(3));
     expect(json.rows[0].captionFollowing.prompts).toBe(54);
     expect(json.rows[0].captionFollowing.images).toBe(216);
   });

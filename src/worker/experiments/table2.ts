@@ -227,6 +227,9 @@ export async function evaluateForTable2(
 }
 
 const f = (x: number, d = 4) => x.toFixed(d);
+/** FIDs to 3 significant digits: the random-CNN extractor's features are small, so its FIDs are
+ * too (0.0123); fixed decimals would print them all as 0.01. */
+const fid = (x: number) => x.toPrecision(3);
 
 export function table2Markdown(rows: Table2Row[], note: string): string {
   const lines = [
@@ -241,7 +244,7 @@ export function table2Markdown(rows: Table2Row[], note: string): string {
   for (const r of rows) {
     const p = r.report;
     lines.push(
-      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${f(p.fidGenerated, 2)} | ${f(p.fidReconstructed, 2)} | ${r.captionFollowing ? `${pc(r.captionFollowing.background)} / ${pc(r.captionFollowing.position)} / ${pc(r.captionFollowing.colour)}` : 'n/a'} | ${r.epochs} | ${r.klWeight} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
+      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${fid(p.fidGenerated)} | ${fid(p.fidReconstructed)} | ${r.captionFollowing ? `${pc(r.captionFollowing.background)} / ${pc(r.captionFollowing.position)} / ${pc(r.captionFollowing.colour)}` : 'n/a'} | ${r.epochs} | ${r.klWeight} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
     );
   }
   const bySize = new Map<number, Table2Row[]>();
@@ -253,7 +256,7 @@ export function table2Markdown(rows: Table2Row[], note: string): string {
     if (!add || !concat) continue;
     const d = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
     lines.push(
-      `- ${size}x${size}: concat MSE ${f(concat.report.posteriorMean.mse, 2)} vs add ${f(add.report.posteriorMean.mse, 2)} (${d(add.report.posteriorMean.mse, concat.report.posteriorMean.mse)}), SSIM ${f(concat.report.posteriorMean.ssimGaussian)} vs ${f(add.report.posteriorMean.ssimGaussian)}, FID ${f(concat.report.fidGenerated, 2)} vs ${f(add.report.fidGenerated, 2)}.`,
+      `- ${size}x${size}: concat MSE ${f(concat.report.posteriorMean.mse, 2)} vs add ${f(add.report.posteriorMean.mse, 2)} (${d(add.report.posteriorMean.mse, concat.report.posteriorMean.mse)}), SSIM ${f(concat.report.posteriorMean.ssimGaussian)} vs ${f(add.report.posteriorMean.ssimGaussian)}, FID ${fid(concat.report.fidGenerated)} vs ${fid(add.report.fidGenerated)}.`,
     );
   }
   lines.push('', '## The paper (Table 2, real COCO)', '', '| Model | MSE | SSIM | FID |', '|---|---|---|---|');

@@ -1,11 +1,5 @@
-import {
-  getKernel,
-  type KernelBackend,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
-import { callKernel } from './compose.js';
+import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { callKernel, wrapRegistered } from './compose.js';
 
 /**
  * Matrix products with a transposed operand, as an explicit Transpose plus the plain product.
@@ -42,11 +36,7 @@ function wrap(backendName: string, original: KernelFunc): KernelFunc {
   };
 }
 
-/** Wraps the backend's registered kernel; call before replacing it in the registry. */
-export function untransposedMatMulConfigs(backendName: string): KernelConfig[] {
-  return ['BatchMatMul', '_FusedMatMul'].flatMap((kernelName) => {
-    const original = getKernel(kernelName, backendName);
-    if (!original) return [];
-    return [{ kernelName, backendName, kernelFunc: wrap(backendName, original.kernelFunc) }];
-  });
-}
+export const untransposedMatMulConfigs = (backendName: string): KernelConfig[] =>
+  ['BatchMatMul', '_FusedMatMul'].flatMap((kernelName) =>
+    wrapRegistered(kernelName, backendName, (original) => wrap(backendName, original)),
+  );

@@ -1,4 +1,11 @@
-import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  getKernel,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 /**
  * Calls another kernel of the same backend directly, outside the engine (no tape, no tensor
@@ -17,4 +24,17 @@ export function callKernel(
   const out = kernel.kernelFunc({ inputs, backend, attrs });
   if (Array.isArray(out)) throw new Error(`kernel ${kernelName} returned several outputs`);
   return out;
+}
+
+/**
+ * A replacement for a registered kernel that may hand inputs it does not speed up back to it; none
+ * when the backend has no such kernel. Call before replacing it in the registry.
+ */
+export function wrapRegistered(
+  kernelName: string,
+  backendName: string,
+  wrap: (original: KernelFunc) => KernelFunc,
+): KernelConfig[] {
+  const original = getKernel(kernelName, backendName);
+  return original ? [{ kernelName, backendName, kernelFunc: wrap(original.kernelFunc) }] : [];
 }

@@ -1,12 +1,11 @@
-import {
-  getKernel,
-  type KernelBackend,
-  type KernelConfig,
-  type KernelFunc,
-  type ResizeNearestNeighborGradAttrs,
-  type TensorInfo,
+import type {
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  ResizeNearestNeighborGradAttrs,
+  TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { callKernel } from './compose.js';
+import { callKernel, wrapRegistered } from './compose.js';
 
 /**
  * Gradient of nearest-neighbour upsampling by an integer factor (the decoders' `upsample` layer):
@@ -58,10 +57,5 @@ function wrap(backendName: string, original: KernelFunc): KernelFunc {
   };
 }
 
-/** Wraps the backend's registered kernel; call before replacing it in the registry. */
-export function resizeNearestGradConfigs(backendName: string): KernelConfig[] {
-  const original = getKernel('ResizeNearestNeighborGrad', backendName);
-  return original
-    ? [{ kernelName: 'ResizeNearestNeighborGrad', backendName, kernelFunc: wrap(backendName, original.kernelFunc) }]
-    : [];
-}
+export const resizeNearestGradConfigs = (backendName: string): KernelConfig[] =>
+  wrapRegistered('ResizeNearestNeighborGrad', backendName, (original) => wrap(backendName, original));

@@ -1,5 +1,4 @@
 import {
-  getKernel,
   type KernelBackend,
   type KernelConfig,
   type KernelFunc,
@@ -7,6 +6,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
+import { wrapRegistered } from './compose.js';
 
 /**
  * Sum over the leading axes (every per-channel reduction of an NHWC tensor: bias gradients, batch
@@ -74,8 +74,4 @@ function wrap(original: KernelFunc): KernelFunc {
   };
 }
 
-/** Wraps the backend's registered Sum; call before replacing it in the registry. */
-export function leadingAxesSumConfigs(backendName: string): KernelConfig[] {
-  const original = getKernel('Sum', backendName);
-  return original ? [{ kernelName: 'Sum', backendName, kernelFunc: wrap(original.kernelFunc) }] : [];
-}
+export const leadingAxesSumConfigs = (backendName: string): KernelConfig[] => wrapRegistered('Sum', backendName, wrap);

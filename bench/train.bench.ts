@@ -65,7 +65,8 @@ const rows: string[] = [];
 for (const id of models) {
   const spec = specs[id] as CvaeSpec;
   const isCoco = spec.task === 'long-text';
-  const data = isCoco ? cocoData(spec) : (fashion ??= await fashionData());
+  if (!isCoco && !fashion) fashion = await fashionData();
+  const data = isCoco ? cocoData(spec) : (fashion as SharedDataset);
   const batchSize = isCoco ? COCO_BATCH : DEFAULT_TRAIN_OPTIONS.batchSize;
   const warmup = isCoco ? COCO_WARMUP_BATCHES * COCO_BATCH : Math.min(1280, Math.floor(images / 4));
   let warmStart = 0;

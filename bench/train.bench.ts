@@ -31,7 +31,10 @@ const COCO_WARMUP_BATCHES = 2;
 
 const specs: Record<string, CvaeSpec> = { ...FASHION_ARCHITECTURES, ...COCO_ARCHITECTURES };
 const unknown = models.filter((m) => !specs[m]);
-if (unknown.length) throw new Error(`unknown model(s) ${unknown.join(', ')}; known: ${Object.keys(specs).join(', ')}`);
+if (unknown.length) {
+  console.error(`bench:train: unknown model(s) ${unknown.join(', ')}; known: ${Object.keys(specs).join(', ')}`);
+  process.exit(2);
+}
 
 const backend = await initBackend();
 

@@ -11,8 +11,8 @@ import type { CvaeSpec, Layer } from './spec.js';
  * batch norm + ReLU, the last sigmoid. The embedding is whitened first (fitted on the training
  * captions, folded into both projections at export, so the exported graphs are exactly the
  * paper's): measured on the synthetic set, it speeds learning the caption's background and place
- * several-fold (README, Long text). Channel widths are the paper's structure at widths this project's CPU
- * fallback can train in minutes (16–64 channels); the latent is 128 everywhere.
+ * several-fold (README, Long text). Channel widths are the paper's structure at widths this
+ * project's CPU fallback can train in minutes (16–64 channels); the latent is 128 everywhere.
  */
 export type CocoSize = 64 | 128 | 256;
 export type CocoJoin = 'add' | 'concat';

@@ -23,9 +23,10 @@ import { createBar } from './progress.js';
 import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithBar } from './train-command.js';
 
 /**
- * Defaults sized for this project's 2-core CPU fallback (measured: about 80, 23 and 6
+ * Defaults sized for this project's 2-core CPU fallback (measured: about 80, 37 and 8.5
  * (image, caption) pairs/s at 64, 128 and 256 px): the synthetic set's 900 training images × 5
- * captions, batch 64, these epochs → the six models train in about an hour on an idle machine.
+ * captions, batch 64, these epochs → 47 min of training, 56 min for the whole command from an
+ * empty data folder (README, Table 2).
  */
 export const TABLE2_DEFAULT_EPOCHS: Record<CocoSize, number> = { 64: 12, 128: 2, 256: 1 };
 

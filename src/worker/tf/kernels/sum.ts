@@ -9,17 +9,6 @@ import {
 import { wrapRegistered } from './compose.js';
 
 /**
- * Sum over the leading axes (every per-channel reduction of an NHWC tensor: bias gradients, batch
- * statistics) as one pass over the data in JavaScript, accumulating in float64.
- *
- * Why: tfjs' WebAssembly Sum reduces only the innermost axes, so for axes [0, 1, 2] it first
- * transposes the whole tensor: 67 ms for [32,128,128,16]. A product with a row of ones is fast
- * only when the tensor's packing is cached (XNNPACK packs the right operand: 75 ms for a new
- * tensor, which every training step has). The loop reads the backend's memory in place: 8 ms
- * for 16 channels, 13 ms for 64.
- * Any other reduction, or a non-float32 input, goes to the stock kernel.
- */
-/**
  * Σ over rows of a row-major [rows, cols] array, per column. Rows are taken in blocks that stay
  * in cache, and four columns at a time in scalar accumulators (V8 keeps them in registers; an
  * accumulator array indexed per element is ~4x slower).
@@ -56,6 +45,17 @@ export function columnSums(values: ArrayLike<number>, cols: number): Float64Arra
   return acc;
 }
 
+/**
+ * Sum over the leading axes (every per-channel reduction of an NHWC tensor: bias gradients, batch
+ * statistics) as one pass over the data in JavaScript, accumulating in float64.
+ *
+ * Why: tfjs' WebAssembly Sum reduces only the innermost axes, so for axes [0, 1, 2] it first
+ * transposes the whole tensor: 67 ms for [32,128,128,16]. A product with a row of ones is fast
+ * only when the tensor's packing is cached (XNNPACK packs the right operand: 75 ms for a new
+ * tensor, which every training step has). The loop reads the backend's memory in place: 8 ms
+ * for 16 channels, 13 ms for 64.
+ * Any other reduction, or a non-float32 input, goes to the stock kernel.
+ */
 function wrap(original: KernelFunc): KernelFunc {
   return ({ inputs, backend: anyBackend, attrs }) => {
     const backend = anyBackend as KernelBackend & { typedArrayFromHeap?: (t: TensorInfo) => ArrayLike<number> };

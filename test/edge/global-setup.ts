@@ -49,7 +49,7 @@ export default async function setup(project: TestProject) {
   await generateClipPackage({
     config: 'tiny',
     seed: 1,
-    vocab: join(import.meta.dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz'),
+    vocab: join(import.meta.dirname, '../../models/clip-vocab/bpe_simple_vocab_16e6.txt.gz'),
     out: join(root, 'clip-vit-b32-text'),
     version: 'tiny-s1',
   });

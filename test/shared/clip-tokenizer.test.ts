@@ -4,15 +4,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { byteSymbolsInVocabOrder, bytesToUnicode, ClipTokenizer, cleanText } from '../../src/shared/clip/tokenizer.js';
 import { tokenizerFromVocabGz } from '../../src/shared/clip/tokenizer-loader.js';
 
-// Golden cases made with openai/CLIP's simple_tokenizer.py; read from ../shared/clip (never copied here).
-const SHARED = join(__dirname, '../../../shared/clip');
-const golden = JSON.parse(readFileSync(join(SHARED, 'tokenizer-golden.json'), 'utf8')) as {
+// Golden cases made with openai/CLIP's simple_tokenizer.py (test/fixtures/clip); the vocabulary is models/clip-vocab.
+const GOLDEN = join(__dirname, '../fixtures/clip');
+const VOCAB = join(__dirname, '../../models/clip-vocab');
+const golden = JSON.parse(readFileSync(join(GOLDEN, 'tokenizer-golden.json'), 'utf8')) as {
   cases: { text: string; ids: number[]; bpe: number[] }[];
 };
 
 let tokenizer: ClipTokenizer;
 beforeAll(async () => {
-  tokenizer = await tokenizerFromVocabGz(new Uint8Array(readFileSync(join(SHARED, 'bpe_simple_vocab_16e6.txt.gz'))));
+  tokenizer = await tokenizerFromVocabGz(new Uint8Array(readFileSync(join(VOCAB, 'bpe_simple_vocab_16e6.txt.gz'))));
 });
 
 describe('CLIP tokenizer: golden parity with the reference', () => {

@@ -11,8 +11,8 @@ import { getManifest, pull, push } from '../../src/worker/registry/registry.js';
 import { s3Store } from '../../src/worker/registry/s3-store.js';
 import { tinyClipTextModel } from '../helpers/onnx-fixtures.js';
 
-// The real CLIP vocabulary is read from ../shared/clip (never copied into the project).
-const SHARED_VOCAB = join(__dirname, '../../../shared/clip', CLIP_VOCAB_FILE);
+// The real CLIP vocabulary, committed in models/clip-vocab.
+const SHARED_VOCAB = join(__dirname, '../../models/clip-vocab', CLIP_VOCAB_FILE);
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 
 function clipDir(model: Uint8Array, vocab = true): string {

@@ -82,7 +82,7 @@ describe('README: curl examples against the edge', () => {
     await generateClipPackage({
       config: 'tiny',
       seed: 1,
-      vocab: join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz'),
+      vocab: join(__dirname, '../../models/clip-vocab/bpe_simple_vocab_16e6.txt.gz'),
       out: clip,
     });
     await putPackageInR2(edge, clip);

@@ -10,7 +10,7 @@ import { buildClipTextModel, CLIP_TEXT_CONFIGS, clipParameterCount } from '../..
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
 
 // The generated CLIP text graph (tiny configuration) and the text-encoder runner over it.
-const VOCAB = join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+const VOCAB = join(__dirname, '../../models/clip-vocab/bpe_simple_vocab_16e6.txt.gz');
 const model = buildClipTextModel(CLIP_TEXT_CONFIGS.tiny, { seed: 1 });
 let encoder: ClipTextEncoder;
 let runs = 0;

@@ -1,11 +1,9 @@
 import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
-import { CvaeError } from '../../shared/errors.js';
 import { findVocab, generateClipPackage } from '../clip/local-encoder.js';
-import { CLIP_MODEL_ID, CLIP_VOCAB_FILE, packageClip } from '../clip/publish.js';
-import { pull, push } from '../registry/registry.js';
+import { CLIP_VOCAB_FILE, packageClip } from '../clip/publish.js';
+import { push } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
 import { intOption } from './options.js';
 
@@ -15,21 +13,10 @@ export function registerClip(program: Command): void {
     .command('tokenize')
     .description("print CLIP's token ids for a text as JSON (SOT … EOT, 77-token context)")
     .argument('<text>', 'text to tokenize')
-    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: from the registry's ${CLIP_MODEL_ID})`)
+    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: $CVAE_CLIP_VOCAB or models/clip-vocab)`)
     .option('--bpe-only', 'ids without SOT/EOT and without truncation')
     .action(async (text: string, flags: { vocab?: string; bpeOnly?: boolean }) => {
-      let path = flags.vocab;
-      if (!path) {
-        try {
-          const { dir } = await pull(s3Store(s3ConfigFromEnv()), CLIP_MODEL_ID, 'latest', '.cache/models');
-          path = join(dir, CLIP_VOCAB_FILE);
-        } catch (e) {
-          throw new CvaeError(
-            'clip_vocab_missing',
-            `give --vocab <${CLIP_VOCAB_FILE}>, or publish ${CLIP_MODEL_ID} to the registry (${(e as Error).message})`,
-          );
-        }
-      }
+      const path = findVocab(flags.vocab);
       const tokenizer = await tokenizerFromVocabGz(new Uint8Array(await readFile(path)));
       if (flags.bpeOnly) return void console.log(JSON.stringify(tokenizer.encode(text)));
       const { ids, truncated } = tokenizer.encodeForModel(text);
@@ -69,7 +56,7 @@ export function registerClip(program: Command): void {
         .default('full'),
     )
     .option('--seed <n>', 'weight seed', intOption(0), 1)
-    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: $CVAE_CLIP_VOCAB or ../shared/clip)`)
+    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: $CVAE_CLIP_VOCAB or models/clip-vocab)`)
     .option('--out <dir>', 'package folder', 'dist/clip-generated')
     .action(async (flags: { config: 'full' | 'tiny'; seed: number; vocab?: string; out: string }) => {
       const manifest = await generateClipPackage({

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
 import { CvaeError } from '../../shared/errors.js';
 import { SerialSession } from '../../shared/generation/runtime.js';
@@ -17,15 +17,15 @@ import { buildClipTextModel, CLIP_TEXT_CONFIGS } from './text-graph.js';
  * The text encoder on the worker side: a CLIP package folder (as `cvae clip publish`/`pull` or
  * `cvae clip generate` write it) opened on onnxruntime-node.
  *
- * CLIP's vocabulary is never committed: it comes from a CLIP package, `--vocab`, $CVAE_CLIP_VOCAB,
- * or the workplace copy beside the repository (../shared/clip).
+ * CLIP's vocabulary (MIT) is committed in models/clip-vocab/; `--vocab` or $CVAE_CLIP_VOCAB override it.
  */
+export const CLIP_VOCAB_PATH = join(MODELS_DIR, 'clip-vocab', CLIP_VOCAB_FILE);
+
 export function findVocab(explicit?: string): string {
-  const candidates = [
-    explicit,
-    process.env.CVAE_CLIP_VOCAB,
-    join(dirname(MODELS_DIR), '..', 'shared', 'clip', CLIP_VOCAB_FILE),
-  ].filter((p): p is string => Boolean(p));
+  // a path the user named is used or refused, never silently replaced by the default
+  if (explicit && !existsSync(explicit))
+    throw new CvaeError('clip_vocab_missing', `${explicit} does not exist; pass --vocab <${CLIP_VOCAB_FILE}>`);
+  const candidates = [explicit, process.env.CVAE_CLIP_VOCAB, CLIP_VOCAB_PATH].filter((p): p is string => Boolean(p));
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
     throw new CvaeError(

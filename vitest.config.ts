@@ -27,11 +27,19 @@ export default defineConfig({
             miniflare: {
               r2Buckets: ['MODELS'],
               d1Databases: ['DB'],
+              // wrangler.toml's limiters, and tight ones for the tests that go past a limit
+              ratelimits: {
+                GENERATE_LIMITER: { simple: { limit: 120, period: 60 } },
+                AUTH_LIMITER: { simple: { limit: 20, period: 60 } },
+                TIGHT_GENERATE_LIMITER: { simple: { limit: 5, period: 60 } },
+                TIGHT_AUTH_LIMITER: { simple: { limit: 3, period: 60 } },
+              },
               bindings: {
                 TEST_MIGRATIONS: inject('migrations'),
                 WORKER_TOKEN: 'worker-token',
                 ADMIN_TOKEN: 'admin-token',
                 WEBHOOK_SECRET: 'hook-secret',
+                WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
                 GPU_WORKER_URL: inject('gpuWorkerUrl'),
                 GPU_WORKER_SECRET: inject('gpuWorkerSecret'),
                 GPU_TIMEOUT_MS: '5000',

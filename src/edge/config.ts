@@ -1,7 +1,9 @@
+import type { RateLimits } from '../shared/api/access.js';
 import { createApi } from '../shared/api/app.js';
 import { ModelCache } from '../shared/generation/model-cache.js';
 import { type BlobSource, layeredSource } from '../shared/registry/blob-source.js';
 import { RegistryReader } from '../shared/registry/reader.js';
+import { edgeIdentify } from './auth.js';
 import { gpuEmbedder, gpuForwarder } from './forward.js';
 import { registerJobRoutes } from './jobs/routes.js';
 import { webRuntime } from './runtime/ort-web.js';
@@ -44,6 +46,31 @@ export interface Env {
   EDGE_PREWARM?: string;
   /** JSON, image size → default model id, e.g. {"28":"fashion-conv","64":"coco-64-concat"} */
   DEFAULT_MODELS?: string;
+  /** Workers Rate Limiting bindings ([[ratelimits]]): generations per client, failed authentications per address */
+  GENERATE_LIMITER?: RateLimit;
+  AUTH_LIMITER?: RateLimit;
+  /** the limiters' period in seconds (what Retry-After says); default 60 */
+  RATE_LIMIT_PERIOD?: string;
+  /** queued + running training jobs per API key (default 3) and epochs × images per job (default 1,500,000) */
+  MAX_ACTIVE_JOBS?: string;
+  JOB_BUDGET?: string;
+  /** "true" in development only: webhooks may go to http://127.0.0.1 (the local stack, tests) */
+  WEBHOOK_ALLOW_HTTP_LOOPBACK?: string;
+  /** comma-separated origins allowed to call the API from browsers; default * */
+  CORS_ORIGINS?: string;
+}
+
+const numberVar = (value: string | undefined, fallback: number) => {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) ? n : fallback;
+};
+
+export function rateLimits(env: Env): RateLimits {
+  return {
+    ...(env.GENERATE_LIMITER ? { generate: env.GENERATE_LIMITER } : {}),
+    ...(env.AUTH_LIMITER ? { auth: env.AUTH_LIMITER } : {}),
+    retryAfterSeconds: numberVar(env.RATE_LIMIT_PERIOD, 60),
+  };
 }
 
 export function registrySource(env: Env): BlobSource {
@@ -75,10 +102,14 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
   const gpu = {
     url: env.GPU_WORKER_URL,
     secret: env.GPU_WORKER_SECRET,
-    timeoutMs: Number(env.GPU_TIMEOUT_MS ?? 30_000),
+    timeoutMs: numberVar(env.GPU_TIMEOUT_MS, 30_000),
   };
+  const limits = rateLimits(env);
   const app = createApi({
     ...(env.TEXT_ENCODER === 'gpu' ? { embed: gpuEmbedder(gpu) } : {}),
+    identify: edgeIdentify({ db: env.DB, adminToken: env.ADMIN_TOKEN, limits }),
+    limits,
+    ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()) } : {}),
     models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
     defaultModels: defaultModels(env),
     defaultSize: 28,
@@ -92,8 +123,12 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     workerToken: env.WORKER_TOKEN,
     adminToken: env.ADMIN_TOKEN,
     webhookSecret: env.WEBHOOK_SECRET,
-    leaseSeconds: Number(env.LEASE_SECONDS ?? 120),
-    maxAttempts: Number(env.MAX_ATTEMPTS ?? 3),
+    leaseSeconds: numberVar(env.LEASE_SECONDS, 120),
+    maxAttempts: numberVar(env.MAX_ATTEMPTS, 3),
+    maxActiveJobs: numberVar(env.MAX_ACTIVE_JOBS, 3),
+    jobBudget: numberVar(env.JOB_BUDGET, 1_500_000),
+    webhookAllowHttpLoopback: env.WEBHOOK_ALLOW_HTTP_LOOPBACK === 'true',
+    limits,
   });
   return app;
 }

@@ -1,3 +1,4 @@
+import type { Caller } from '../shared/api/access.js';
 import { errorJson } from '../shared/api/errors.js';
 import type { GenerationRequest } from '../shared/api/schemas.js';
 import { CvaeError } from '../shared/errors.js';
@@ -23,7 +24,7 @@ const jsonError = (status: number, code: string, message: string, headers: Recor
 
 export function gpuForwarder(config: GpuConfig, fetcher: typeof fetch = (input, init) => fetch(input, init)) {
   const retryAfter = String(config.retryAfterSeconds ?? 10);
-  return async (request: GenerationRequest, accept: string | undefined): Promise<Response> => {
+  return async (request: GenerationRequest, accept: string | undefined, caller?: Caller): Promise<Response> => {
     if (!config.url) {
       return jsonError(503, 'gpu_unavailable', 'This request needs the GPU worker, and none is configured here.', {
         'retry-after': retryAfter,
@@ -32,6 +33,13 @@ export function gpuForwarder(config: GpuConfig, fetcher: typeof fetch = (input, 
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (accept) headers.accept = accept;
     if (config.secret) headers.authorization = `Bearer ${config.secret}`;
+    // who asked: the GPU worker applies the same access rules and rate limits (it trusts these
+    // headers only with the shared secret)
+    if (caller) {
+      headers['x-cvae-client'] = caller.client;
+      if (caller.owner) headers['x-cvae-owner'] = caller.owner;
+      if (caller.admin) headers['x-cvae-admin'] = '1';
+    }
     let response: Response;
     try {
       response = await fetcher(new URL('/v1/images/generations', config.url).toString(), {

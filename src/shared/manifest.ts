@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidModelId, MODEL_ID_HINT, ownerOf, VERSION_PATTERN } from './model-id.js';
 
 /**
  * The manifest of one immutable model version: `<id>/<version>/manifest.json` beside the files
@@ -6,9 +7,6 @@ import { z } from 'zod';
  * Validated with this schema wherever it is read (worker, edge, tests).
  */
 export const MANIFEST_SCHEMA_VERSION = 1;
-
-const idPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const versionPattern = /^[0-9A-Za-z][0-9A-Za-z._-]{0,62}$/;
 
 export const tensorSignatureSchema = z.object({
   name: z.string().min(1),
@@ -46,8 +44,8 @@ export const metricsSchema = z
 export const manifestSchema = z
   .object({
     schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
-    id: z.string().regex(idPattern, 'lowercase letters, digits and dashes'),
-    version: z.string().regex(versionPattern),
+    id: z.string().refine(isValidModelId, MODEL_ID_HINT),
+    version: z.string().regex(VERSION_PATTERN),
     task: z.enum(['short-text', 'long-text', 'text-encoder']),
     description: z.string(),
     /** short-text: the classes with the words that select them */
@@ -64,6 +62,11 @@ export const manifestSchema = z
     conditioning: z.enum(['add', 'concat']).optional(),
     /** long-text: id of the text-encoder model whose embeddings condition this one */
     textEncoder: z.string().optional(),
+    /**
+     * who may read this version: everyone, or only its owner (the namespace of `id`). Absent: system
+     * models are public, models in an owner's namespace private.
+     */
+    visibility: z.enum(['public', 'private']).optional(),
     /** where generation runs: at the edge, or forwarded to the GPU worker */
     serving: z.enum(['edge', 'gpu']).default('edge'),
     /** how the ONNX files store weights; float16 files compute in float32 after a load-time cast */
@@ -103,10 +106,7 @@ export function parseManifest(json: unknown, where = 'manifest'): Manifest {
   return result.data;
 }
 
-export function isValidModelId(id: string): boolean {
-  return idPattern.test(id);
-}
-
-export function isValidVersion(version: string): boolean {
-  return versionPattern.test(version);
+/** Public, or readable by its owner only (see `visibility`). */
+export function isPublic(manifest: Pick<Manifest, 'id' | 'visibility'>): boolean {
+  return (manifest.visibility ?? (ownerOf(manifest.id) ? 'private' : 'public')) === 'public';
 }

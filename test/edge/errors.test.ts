@@ -54,13 +54,31 @@ describe('generation errors', () => {
     expect(json.error.details.accepted).toContain('dress');
   });
 
-  it('answers unknown routes and methods with JSON 404', async () => {
-    for (const res of [
-      await exports.default.fetch('http://edge/v2/nothing'),
-      await exports.default.fetch('http://edge/v1/images/generations'),
-    ]) {
-      expect(res.status).toBe(404);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  it('answers unknown routes with JSON 404, and other methods on known paths with 405 + Allow', async () => {
+    const unknown = await exports.default.fetch('http://edge/v2/nothing');
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    for (const [method, path, allow] of [
+      ['GET', '/v1/images/generations', 'OPTIONS, POST'],
+      ['DELETE', '/v1/models', 'GET, HEAD, OPTIONS'],
+      ['PUT', '/v1/models/fashion-conv', 'GET, HEAD, OPTIONS'],
+      ['GET', '/v1/models/alice/my-model/promote', 'OPTIONS, POST'],
+    ] as const) {
+      const res = await exports.default.fetch(`http://edge${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
     }
+  });
+
+  it('quotes at most a short prefix of bad input and never names internal endpoints', async () => {
+    const long = 'a'.repeat(100_000);
+    const res = await exports.default.fetch(`http://edge/v1/models/${long}`);
+    expect(res.status).toBe(400);
+    expect((await res.text()).length).toBeLessThan(400);
+    const missing = await exports.default.fetch('http://edge/v1/models/no-such-model');
+    expect(missing.status).toBe(404);
+    const text = await missing.text();
+    expect(text).not.toMatch(/https?:\/\/|s3|r2|bundled/i);
   });
 });

@@ -41,14 +41,17 @@ describe('training jobs', () => {
     key = await newKey();
   });
 
-  it('refuses requests without an API key (401) or with an unknown one (403)', async () => {
-    expect((await call(app(), 'POST', '/v1/training-jobs', small, { 'idempotency-key': 'a' })).status).toBe(401);
+  it('refuses requests without an API key or with an unknown one: 401 + WWW-Authenticate', async () => {
+    const none = await call(app(), 'POST', '/v1/training-jobs', small, { 'idempotency-key': 'a' });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
     const res = await call(app(), 'GET', '/v1/training-jobs', undefined, { authorization: 'Bearer nope' });
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('forbidden');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_token');
     expect(
       (await call(app(), 'POST', '/v1/admin/api-keys', { name: 'x' }, { authorization: 'Bearer nope' })).status,
-    ).toBe(403);
+    ).toBe(401);
   });
 
   it('creates one job per Idempotency-Key; another body under the same key is a 409', async () => {
@@ -101,7 +104,9 @@ describe('training jobs', () => {
         { ...small, webhookUrl: `${inject('webhookUrl')}/hook` },
         user({ 'idempotency-key': 'k3' }),
       )
-    ).json()) as { id: string };
+    ).json()) as { id: string; config: { modelId: string } };
+    const modelId = created.config.modelId;
+    expect(modelId).toMatch(/^[a-z0-9-]+\/fashion-fc$/);
     expect((await call(a, 'POST', '/v1/worker/lease', { workerId: 'w1' })).status).toBe(401);
     const lease = (await (await call(a, 'POST', '/v1/worker/lease', { workerId: 'w1' }, worker)).json()) as {
       job: { id: string; status: string; attempts: number };
@@ -138,14 +143,14 @@ describe('training jobs', () => {
       a,
       'POST',
       `/v1/worker/jobs/${created.id}/complete`,
-      { workerId: 'w1', model: { id: 'fashion-fc', version: `job-${created.id}` }, metrics: { mse: 20 } },
+      { workerId: 'w1', model: { id: modelId, version: `job-${created.id}` }, metrics: { mse: 20 } },
       worker,
     );
     expect(((await done.json()) as { status: string }).status).toBe('succeeded');
     const final = (await (await call(a, 'GET', `/v1/training-jobs/${created.id}`, undefined, user())).json()) as {
       model: unknown;
     };
-    expect(final.model).toEqual({ id: 'fashion-fc', version: `job-${created.id}` });
+    expect(final.model).toEqual({ id: modelId, version: `job-${created.id}` });
 
     // events: the whole story as server-sent events, ending at the terminal state
     const events = await (await call(a, 'GET', `/v1/training-jobs/${created.id}/events`, undefined, user())).text();

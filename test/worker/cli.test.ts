@@ -95,7 +95,7 @@ describe('cvae CLI', () => {
       expect((await cvae('models', 'verify', join(out, 'pulled', 'fashion-fc', 't1'))).code).toBe(0);
       const missing = await cvaeWith(env, 'models', 'pull', 'fashion-conv', '--out', join(out, 'pulled'));
       expect(missing.code).toBe(2);
-      expect(missing.stderr).toContain("no model 'fashion-conv'");
+      expect(missing.stderr).toContain("No model 'fashion-conv'");
     } finally {
       await s3.close();
     }
@@ -119,13 +119,24 @@ describe('cvae CLI', () => {
   });
 
   it('clip tokenize prints the reference ids', async () => {
-    const vocab = join(__dirname, '../../../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+    const vocab = join(__dirname, '../../models/clip-vocab/bpe_simple_vocab_16e6.txt.gz');
     const r = await cvae('clip', 'tokenize', 'Make a dress', '--vocab', vocab);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ ids: [49406, 1078, 320, 2595, 49407], length: 5, truncated: false });
-    const none = await cvaeWith({ CVAE_S3_BUCKET: '' }, 'clip', 'tokenize', 'x');
-    expect(none.code).toBe(2);
-    expect(none.stderr).toContain('give --vocab');
+    // without --vocab: the vocabulary committed in models/clip-vocab, no registry needed
+    const committed = await cvaeWith({ CVAE_S3_BUCKET: '' }, 'clip', 'tokenize', 'Make a dress');
+    expect(committed.code, committed.stderr).toBe(0);
+    expect(JSON.parse(committed.stdout).ids).toEqual([49406, 1078, 320, 2595, 49407]);
+    const missing = await cvaeWith(
+      { CVAE_CLIP_VOCAB: '/nonexistent/vocab.gz' },
+      'clip',
+      'tokenize',
+      'x',
+      '--vocab',
+      '/nonexistent/v.gz',
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('pass --vocab');
   });
 
   it('models commands explain a missing registry configuration', async () => {

@@ -143,18 +143,27 @@ describe('training jobs end to end', () => {
     expect(done.attempts).toBe(2);
     expect(logs.join('')).toMatch(/worker-b: .*resuming from the uploaded checkpoint/);
     const model = done.model as { id: string; version: string };
-    expect(model.id).toBe('fashion-e2e');
+    // published in the key's own namespace, private by default
+    expect(model.id).toMatch(/^[a-z0-9-]+\/fashion-e2e$/);
 
-    // the new version is in the registry the edge reads, and generates
-    const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string; versions: string[] }[] };
-    expect(models.data.find((m) => m.id === 'fashion-e2e')?.versions).toContain(model.version);
-    const gen = await fetch(`${base}/v1/images/generations`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: 'a dress', model: `${model.id}@${model.version}`, seed: 1 }),
-    });
+    // the new version is in the registry the edge reads, and generates for its owner only
+    const listed = async (headers: Record<string, string>) =>
+      ((await (await fetch(`${base}/v1/models`, { headers })).json()) as { data: { id: string; versions: string[] }[] })
+        .data;
+    expect((await listed({ authorization: `Bearer ${apiKey}` })).find((m) => m.id === model.id)?.versions).toContain(
+      model.version,
+    );
+    expect((await listed({})).some((m) => m.id === model.id)).toBe(false);
+    const generate = (headers: Record<string, string>) =>
+      fetch(`${base}/v1/images/generations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ prompt: 'a dress', model: `${model.id}@${model.version}`, seed: 1 }),
+      });
+    const gen = await generate({ authorization: `Bearer ${apiKey}` });
     expect(gen.status).toBe(200);
     expect(((await gen.json()) as { model: unknown }).model).toEqual(model);
+    expect((await generate({})).status).toBe(404);
   }, 420_000);
 
   it('SIGTERM: the worker finishes its epoch, keeps the checkpoint, gives the job back and exits', async () => {

@@ -97,7 +97,7 @@ describe('playground (GET /)', () => {
     const admin = await fetch(new URL('/v1/admin/api-keys', url), {
       method: 'POST',
       headers: { authorization: 'Bearer at', 'content-type': 'application/json' },
-      body: '{"name":"browser"}',
+      body: '{"name":"browser","owner":"browser"}',
     });
     const { key } = (await admin.json()) as { key: string };
     const page = await browser.newPage();
@@ -122,9 +122,17 @@ describe('playground (GET /)', () => {
     expect((await work('/v1/worker/lease', { workerId: 'w' })).status).toBe(200);
     await work(`/v1/worker/jobs/${id}/heartbeat`, { workerId: 'w', progress: { epoch: 1, epochs: 3, loss: 250 } });
     await expect.poll(() => row.locator('.pct').textContent(), { timeout: 10_000 }).toMatch(/^33%, loss 250\.0/);
-    await work(`/v1/worker/jobs/${id}/complete`, { workerId: 'w', model: { id: 'my-fashion', version: 'job-x' } });
+    // the job publishes into the key's namespace
+    const job = (await (
+      await fetch(new URL(`/v1/training-jobs/${id}`, url), { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { config: { modelId: string } };
+    expect(job.config.modelId).toMatch(/^browser\//);
+    await work(`/v1/worker/jobs/${id}/complete`, {
+      workerId: 'w',
+      model: { id: job.config.modelId, version: 'job-x' },
+    });
     await expect.poll(() => row.locator('.status').textContent(), { timeout: 10_000 }).toBe('succeeded');
-    expect(await row.locator('.model').textContent()).toBe('my-fashion@job-x');
+    expect(await row.locator('.model').textContent()).toBe(`${job.config.modelId}@job-x`);
     await page.close();
   });
 });

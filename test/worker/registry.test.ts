@@ -10,7 +10,15 @@ import { initialValues } from '../../src/worker/model/weights.js';
 import { type LocalS3, startLocalS3 } from '../../src/worker/registry/local-s3.js';
 import type { ObjectStore } from '../../src/worker/registry/object-store.js';
 import { sha256, verifyPackage, writeModelPackage } from '../../src/worker/registry/package.js';
-import { getManifest, listModels, objectKey, pull, push } from '../../src/worker/registry/registry.js';
+import {
+  getAlias,
+  getManifest,
+  listModels,
+  objectKey,
+  promote,
+  pull,
+  push,
+} from '../../src/worker/registry/registry.js';
 import { s3Store } from '../../src/worker/registry/s3-store.js';
 
 // The registry against a real S3 HTTP API (s3rver on loopback), through the same client as production.
@@ -40,13 +48,38 @@ async function makePackage(version: string) {
 }
 
 describe('model registry on S3', () => {
+  it("promote moves latest back to an earlier version and keeps the alias' history; owners' ids nest one deeper", async () => {
+    const owned = { ...spec, id: 'alice/rollback' };
+    for (const version of ['r1', 'r2']) {
+      const dir = tmp('pkg-');
+      await writeModelPackage(dir, { spec: owned, values, version, visibility: 'private' });
+      await push(store, dir, { by: 'test' });
+    }
+    expect(await store.get('models/alice/rollback/r2/manifest.json')).toBeDefined();
+    expect((await getManifest(store, 'alice/rollback')).version).toBe('r2');
+    await promote(store, 'alice/rollback', 'r1', 'cvae models promote');
+    expect((await getManifest(store, 'alice/rollback')).version).toBe('r1');
+    const alias = await getAlias(store, 'alice/rollback');
+    expect(alias?.history.map((h) => [h.version, h.by])).toEqual([
+      ['r1', 'test'],
+      ['r2', 'test'],
+      ['r1', 'cvae models promote'],
+    ]);
+    await expect(promote(store, 'alice/rollback', 'r9')).rejects.toThrow(/No version 'r9'/);
+    expect((await listModels(store, 'alice/rollback'))[0]).toMatchObject({ latest: 'r1', versions: ['r1', 'r2'] });
+    const pulled = await pull(store, 'alice/rollback', 'r2', tmp('pull-'));
+    expect(pulled.manifest).toMatchObject({ id: 'alice/rollback', version: 'r2', visibility: 'private' });
+  });
+
   it('push → list → pull → verify round-trips, and latest follows the newest push', async () => {
     const dir = await makePackage('v1');
     const manifest = await push(store, dir);
     expect(manifest.files.map((f) => f.name)).toEqual(['decoder.onnx', 'encoder.onnx']);
     await push(store, await makePackage('v2'));
     const listing = await listModels(store);
-    expect(listing).toEqual([{ id: 'fashion-fc', versions: ['v1', 'v2'], latest: 'v2' }]);
+    expect(listing.filter((m) => m.id === 'fashion-fc')).toEqual([
+      { id: 'fashion-fc', versions: ['v1', 'v2'], latest: 'v2' },
+    ]);
     const out = tmp('pull-');
     const pulled = await pull(store, 'fashion-fc', 'v1', out);
     expect(pulled.dir).toBe(join(out, 'fashion-fc', 'v1'));
@@ -88,7 +121,7 @@ describe('model registry on S3', () => {
     };
     await expect(push(dying, await makePackage('v4'))).rejects.toThrow(/simulated/);
     expect((await listModels(store, 'fashion-fc'))[0]?.versions).not.toContain('v4');
-    await expect(getManifest(store, 'fashion-fc', 'v4')).rejects.toThrow(/no version 'v4'/);
+    await expect(getManifest(store, 'fashion-fc', 'v4')).rejects.toThrow(/No version 'v4'/);
     expect((await getManifest(store, 'fashion-fc')).version).not.toBe('v4');
   });
 
@@ -101,7 +134,7 @@ describe('model registry on S3', () => {
   });
 
   it('reports unknown models clearly', async () => {
-    await expect(getManifest(store, 'no-such-model')).rejects.toThrow(/no model 'no-such-model'/);
+    await expect(getManifest(store, 'no-such-model')).rejects.toThrow(/No model 'no-such-model'/);
     await expect(getManifest(store, 'Bad_Id')).rejects.toThrow(/not a model id/);
   });
 });

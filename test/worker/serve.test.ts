@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../src/shared/api/app.js';
@@ -34,7 +37,7 @@ describe('cvae serve', () => {
     expect(body.data.map((d) => d.seed)).toEqual([4, 5, 6]);
     for (const png of pngs(body)) expect(decode(png).width).toBe(28);
     expect((await generate({ prompt: 'ankle boots' }, null)).status).toBe(401);
-    expect((await generate({ prompt: 'ankle boots' }, 'nope')).status).toBe(403);
+    expect((await generate({ prompt: 'ankle boots' }, 'nope')).status).toBe(401);
     // everything but generation is open, as at the edge
     expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
   });
@@ -71,5 +74,58 @@ describe('cvae serve', () => {
       }
     });
     expect(differing).toBeLessThan(16 * 784 * 0.01);
+  });
+});
+
+describe('cvae serve: the edge policy in process', () => {
+  let dir: string;
+  let tight: RunningServer;
+  beforeAll(async () => {
+    // a private model of alice's beside the bundled one
+    dir = mkdtempSync(join(tmpdir(), 'serve-tenancy-'));
+    cpSync(join(MODELS_DIR, 'fashion-conv'), join(dir, 'alice', 'secret'), { recursive: true });
+    const path = join(dir, 'alice', 'secret', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...manifest, id: 'alice/secret', visibility: 'private' }));
+    cpSync(join(MODELS_DIR, 'fashion-conv'), join(dir, 'fashion-conv'), { recursive: true });
+    tight = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      modelsDir: dir,
+      secret: 's3cret',
+      limits: { generatePerMinute: 3, authFailuresPerMinute: 2 },
+    });
+  });
+  afterAll(() => tight.close());
+  const post = (headers: Record<string, string>, body: unknown) =>
+    fetch(`${tight.url}/v1/images/generations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer s3cret', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it("serves a private model only to the owner the edge names (trusted with the secret only)", async () => {
+    const body = { prompt: 'a dress', model: 'alice/secret', seed: 1 };
+    expect((await post({ 'x-cvae-client': 'key:a', 'x-cvae-owner': 'alice' }, body)).status).toBe(200);
+    expect((await post({ 'x-cvae-client': 'key:b', 'x-cvae-owner': 'bob' }, body)).status).toBe(404);
+    expect((await post({ 'x-cvae-client': 'ip:c' }, body)).status).toBe(404);
+    // without the secret the owner header is not believed (and generation needs the secret anyway)
+    const listing = await fetch(`${tight.url}/v1/models`, { headers: { 'x-cvae-owner': 'alice' } });
+    const ids = ((await listing.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    expect(ids).toContain('fashion-conv');
+    expect(ids).not.toContain('alice/secret');
+  });
+
+  it('answers 429 with Retry-After past the generation limit per client, and past the failed-secret limit', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await post({ 'x-cvae-client': 'ip:203.0.113.1' }, { prompt: 'a coat' })).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    const limited = await post({ 'x-cvae-client': 'ip:203.0.113.1' }, { prompt: 'a coat' });
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+    expect((await post({ 'x-cvae-client': 'ip:203.0.113.2' }, { prompt: 'a coat' })).status).toBe(200);
+    const wrong: number[] = [];
+    for (let i = 0; i < 4; i++) wrong.push((await post({ authorization: 'Bearer wrong' }, { prompt: 'a coat' })).status);
+    expect(wrong).toEqual([401, 401, 429, 429]);
   });
 });

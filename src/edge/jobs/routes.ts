@@ -3,12 +3,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { z } from 'zod';
+import { type Caller, callerOf, type RateLimits, setCaller } from '../../shared/api/access.js';
 import { json } from '../../shared/api/app.js';
 import { errorResponse } from '../../shared/api/errors.js';
 import {
   completeSchema,
   failSchema,
   heartbeatSchema,
+  jobImageEpochs,
   leaseSchema,
   releaseSchema,
   trainingJobRequestSchema,
@@ -16,8 +18,9 @@ import {
 } from '../../shared/api/jobs-schemas.js';
 import { errorBodySchema } from '../../shared/api/schemas.js';
 import { CvaeError } from '../../shared/errors.js';
+import { OWNER_PATTERN, ownerOf, quote } from '../../shared/model-id.js';
+import { bearer, edgeIdentify, refuseCredential } from '../auth.js';
 import {
-  apiKeyFor,
   cancelJob,
   createApiKey,
   createJob,
@@ -28,10 +31,12 @@ import {
   leaseJob,
   listJobs,
   requeueExpired,
+  revokeApiKey,
   TERMINAL,
   toJob,
 } from './store.js';
 import { sendWebhook } from './webhook.js';
+import { checkWebhookUrl } from './webhook-target.js';
 
 /**
  * Training jobs through the edge. Users (API key) create, list, watch and cancel jobs; GPU
@@ -44,22 +49,29 @@ export interface JobsConfig {
   webhookSecret: string | undefined;
   leaseSeconds: number;
   maxAttempts: number;
+  /** queued + running jobs one key may have */
+  maxActiveJobs: number;
+  /** epochs × training images one job may ask for */
+  jobBudget: number;
+  /** development only: webhooks to http://127.0.0.1 and friends (the local stack, tests) */
+  webhookAllowHttpLoopback: boolean;
+  limits: RateLimits | undefined;
 }
-
-type Vars = { Variables: { apiKeyId: string } };
 
 const errors = {
   400: json(errorBodySchema, 'Bad input'),
-  401: json(errorBodySchema, 'No credentials'),
-  403: json(errorBodySchema, 'Credentials refused'),
+  401: json(errorBodySchema, 'No credentials, or unknown/revoked ones (WWW-Authenticate: Bearer)'),
+  403: json(errorBodySchema, 'Valid credentials without the right (another namespace)'),
+  429: json(errorBodySchema, 'Too many active jobs for this key, or too many failed authentications'),
   404: json(errorBodySchema, 'No such job'),
   409: json(errorBodySchema, 'Conflict (Idempotency-Key reused for another body; lease lost)'),
 };
-const bearer = (c: Context) => {
-  const h = c.req.header('authorization') ?? '';
-  return h.startsWith('Bearer ') ? h.slice(7).trim() : '';
-};
-const idParam = z.object({ id: z.string().meta({ param: { name: 'id', in: 'path' }, example: 'job_…' }) });
+const idParam = z.object({
+  id: z
+    .string()
+    .max(100)
+    .meta({ param: { name: 'id', in: 'path' }, example: 'job_…' }),
+});
 
 function requireDb(config: JobsConfig): D1Database {
   if (!config.db)
@@ -67,15 +79,32 @@ function requireDb(config: JobsConfig): D1Database {
   return config.db;
 }
 
-function tokenGuard(token: () => string | undefined, what: string): MiddlewareHandler {
+function tokenGuard(token: () => string | undefined, what: string, limits: RateLimits | undefined): MiddlewareHandler {
   return async (c, next) => {
     const expected = token();
     if (!expected) return errorResponse(c, 'jobs_unavailable', `${what} is not configured on this deployment.`);
     const given = bearer(c);
     if (!given) return errorResponse(c, 'unauthorized', `Send Authorization: Bearer <${what}>.`);
-    if (!(await timingSafeEqual(given, expected))) return errorResponse(c, 'forbidden', `Wrong ${what}.`);
+    if (!(await timingSafeEqual(given, expected))) return refuseCredential(c, limits, `Wrong ${what}.`);
     await next();
   };
+}
+
+/**
+ * The registry id a job publishes to: always in the key's own namespace. A bare name is put
+ * there; another owner's namespace is refused now, not after training.
+ */
+export function jobModelId(caller: Caller, modelId: string | undefined, architecture: string): string {
+  const owner = caller.owner as string;
+  if (!modelId) return `${owner}/${architecture}`;
+  const target = ownerOf(modelId);
+  if (target === undefined) return `${owner}/${modelId}`;
+  if (target !== owner)
+    throw new CvaeError(
+      'forbidden_namespace',
+      `modelId ${quote(modelId)} is in namespace '${target}'; this key publishes only under '${owner}/'.`,
+    );
+  return modelId;
 }
 
 function afterFinish(c: Context, config: JobsConfig, job: ReturnType<typeof toJob>, url: string | null) {
@@ -89,30 +118,33 @@ function afterFinish(c: Context, config: JobsConfig, job: ReturnType<typeof toJo
 }
 
 export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
-  const userGuard: MiddlewareHandler<Vars> = async (c, next) => {
-    const key = bearer(c);
-    if (!key)
+  const identify = edgeIdentify({ db: config.db, adminToken: config.adminToken, limits: config.limits });
+  // users: an API key (its owner is the namespace its jobs publish into)
+  const userGuard: MiddlewareHandler = async (c, next) => {
+    requireDb(config);
+    if (!bearer(c))
       return errorResponse(
         c,
         'unauthorized',
         'Training jobs need an API key: Authorization: Bearer <key> (see docs/DEPLOY.md).',
       );
-    const id = await apiKeyFor(requireDb(config), key);
-    if (!id) return errorResponse(c, 'forbidden', 'This API key is unknown or revoked.');
-    c.set('apiKeyId', id);
+    const caller = await identify(c);
+    if (caller instanceof Response) return caller;
+    if (!caller.owner) return errorResponse(c, 'forbidden', 'Training jobs need an API key, not the admin token.');
+    setCaller(c, caller);
     await next();
   };
-  app.use('/v1/training-jobs', userGuard as MiddlewareHandler);
-  app.use('/v1/training-jobs/*', userGuard as MiddlewareHandler);
+  app.use('/v1/training-jobs', userGuard);
+  app.use('/v1/training-jobs/*', userGuard);
   app.use(
     '/v1/worker/*',
-    tokenGuard(() => config.workerToken, 'worker token'),
+    tokenGuard(() => config.workerToken, 'worker token', config.limits),
   );
   app.use(
     '/v1/admin/*',
-    tokenGuard(() => config.adminToken, 'admin token'),
+    tokenGuard(() => config.adminToken, 'admin token', config.limits),
   );
-  const keyOf = (c: Context) => (c as Context<Vars>).get('apiKeyId');
+  const keyOf = (c: Context) => callerOf(c).keyId as string;
 
   app.openapi(
     createRoute({
@@ -133,19 +165,31 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
     }),
     async (c) => {
       const db = requireDb(config);
-      const body = c.req.valid('json');
-      if (body.webhookUrl && !config.webhookSecret) {
+      const request = c.req.valid('json');
+      if (request.webhookUrl) {
+        if (!config.webhookSecret)
+          throw new CvaeError(
+            'invalid_request',
+            'Webhooks need WEBHOOK_SECRET on this deployment; leave webhookUrl out.',
+          );
+        checkWebhookUrl(request.webhookUrl, config.webhookAllowHttpLoopback);
+      }
+      const work = jobImageEpochs(request);
+      if (work > config.jobBudget) {
         throw new CvaeError(
-          'invalid_request',
-          'Webhooks need WEBHOOK_SECRET on this deployment; leave webhookUrl out.',
+          'job_too_large',
+          `epochs × training images is ${work}; a job may ask for at most ${config.jobBudget} (fewer epochs or a subset)`,
         );
       }
+      // the job records where it will publish: the worker never decides the namespace
+      const body = { ...request, modelId: jobModelId(callerOf(c), request.modelId, request.architecture) };
       const { job, created } = await createJob(
         db,
         keyOf(c),
         c.req.valid('header')['idempotency-key'],
         body,
         config.maxAttempts,
+        config.maxActiveJobs,
       );
       return c.json(job, created ? 201 : 200);
     },
@@ -295,7 +339,15 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
     }),
     async (c) => {
       const { workerId, model, metrics } = c.req.valid('json');
-      const row = await finishJob(requireDb(config), c.req.valid('param').id, workerId, {
+      const db = requireDb(config);
+      const current = toJob(await getJob(db, c.req.valid('param').id));
+      // a worker reports where it published; it must be where the job said (its owner's namespace)
+      if (model.id !== current.config.modelId)
+        throw new CvaeError(
+          'model_mismatch',
+          `job ${current.id} publishes to '${current.config.modelId}', not ${quote(model.id)}`,
+        );
+      const row = await finishJob(db, c.req.valid('param').id, workerId, {
         status: 'succeeded',
         model,
         metrics,
@@ -358,12 +410,42 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
       summary: 'Create an API key (admin token); the key is shown once',
       request: {
         body: {
-          content: { 'application/json': { schema: z.strictObject({ name: z.string().min(1).max(100) }) } },
+          content: {
+            'application/json': {
+              schema: z.strictObject({
+                name: z.string().min(1).max(100),
+                owner: z
+                  .string()
+                  .regex(OWNER_PATTERN, 'an owner is lowercase letters, digits and dashes')
+                  .optional()
+                  .meta({ description: 'namespace of the key (several keys may share one); default: a new one' }),
+              }),
+            },
+          },
           required: true,
         },
       },
-      responses: { 201: json(z.object({ id: z.string(), key: z.string() }), 'Created'), ...errors },
+      responses: { 201: json(z.object({ id: z.string(), key: z.string(), owner: z.string() }), 'Created'), ...errors },
     }),
-    async (c) => c.json(await createApiKey(requireDb(config), c.req.valid('json').name), 201),
+    async (c) => {
+      const { name, owner } = c.req.valid('json');
+      return c.json(await createApiKey(requireDb(config), name, owner), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/admin/api-keys/{id}/revoke',
+      summary: 'Revoke an API key (admin token); it is refused from then on',
+      request: { params: idParam },
+      responses: { 200: json(z.object({ id: z.string(), revoked: z.boolean() }), 'Revoked'), ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      if (!(await revokeApiKey(requireDb(config), id)))
+        throw new CvaeError('not_found', `No active API key ${quote(id)}`);
+      return c.json({ id, revoked: true }, 200);
+    },
   );
 }

@@ -1,6 +1,7 @@
 import type { JobStatus, TrainingJob, TrainingJobConfig } from '../../shared/api/jobs-schemas.js';
 import { CvaeError } from '../../shared/errors.js';
 import { sha256Hex } from '../../shared/generation/model-cache.js';
+import { OWNER_PATTERN, quote } from '../../shared/model-id.js';
 
 /**
  * Training-job state in D1 (migrations/0001_training_jobs.sql): plain functions over the binding.
@@ -73,6 +74,7 @@ export async function createJob(
   idempotencyKey: string,
   config: TrainingJobConfig,
   maxAttempts: number,
+  maxActive = Number.POSITIVE_INFINITY,
 ): Promise<{ job: TrainingJob; created: boolean }> {
   const hash = await sha256Hex(new TextEncoder().encode(canonicalJson(config)));
   const existing = await db
@@ -88,6 +90,16 @@ export async function createJob(
     }
     return { job: toJob(existing), created: false };
   }
+  const active = await db
+    .prepare("SELECT COUNT(*) AS n FROM training_jobs WHERE api_key_id = ? AND status IN ('queued', 'running')")
+    .bind(apiKeyId)
+    .first<{ n: number }>();
+  if ((active?.n ?? 0) >= maxActive) {
+    throw new CvaeError(
+      'quota_exceeded',
+      `This key already has ${active?.n} queued or running job(s), the most it may have; wait for one to end or cancel one.`,
+    );
+  }
   const id = `job_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
   const now = Date.now();
   const inserted = await db
@@ -98,7 +110,7 @@ export async function createJob(
     )
     .bind(id, apiKeyId, idempotencyKey, hash, JSON.stringify(config), maxAttempts, config.webhookUrl ?? null, now, now)
     .first<JobRow>();
-  if (!inserted) return createJob(db, apiKeyId, idempotencyKey, config, maxAttempts); // lost a race: read the winner
+  if (!inserted) return createJob(db, apiKeyId, idempotencyKey, config, maxAttempts, maxActive); // lost a race: read the winner
   await addEvent(db, id, 'queued', { config }, now);
   return { job: toJob(inserted), created: true };
 }
@@ -239,22 +251,46 @@ export async function eventsAfter(db: D1Database, jobId: string, afterId: number
   return results;
 }
 
-export async function apiKeyFor(db: D1Database, key: string): Promise<string | undefined> {
-  const hash = await sha256Hex(new TextEncoder().encode(key));
-  const row = await db
-    .prepare('SELECT id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL')
-    .bind(hash)
-    .first<{ id: string }>();
-  return row?.id;
+export interface ApiKey {
+  id: string;
+  owner: string;
 }
 
-export async function createApiKey(db: D1Database, name: string): Promise<{ id: string; key: string }> {
+export async function apiKeyFor(db: D1Database, key: string): Promise<ApiKey | undefined> {
+  const hash = await sha256Hex(new TextEncoder().encode(key));
+  const row = await db
+    .prepare('SELECT id, owner FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL')
+    .bind(hash)
+    .first<ApiKey>();
+  return row ?? undefined;
+}
+
+/** A new key for `owner`'s namespace (default: a namespace of its own). The key is returned once. */
+export async function createApiKey(
+  db: D1Database,
+  name: string,
+  owner?: string,
+): Promise<{ id: string; key: string; owner: string }> {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   const key = `cvae_${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
   const id = `key_${crypto.randomUUID().slice(0, 8)}`;
+  const namespace = owner ?? `u-${id.slice(4)}`;
+  if (!OWNER_PATTERN.test(namespace))
+    throw new CvaeError(
+      'invalid_request',
+      `owner ${quote(namespace)} is not a namespace (lowercase letters, digits, dashes)`,
+    );
   await db
-    .prepare('INSERT INTO api_keys (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)')
-    .bind(id, name, await sha256Hex(new TextEncoder().encode(key)), Date.now())
+    .prepare('INSERT INTO api_keys (id, name, key_hash, created_at, owner) VALUES (?, ?, ?, ?, ?)')
+    .bind(id, name, await sha256Hex(new TextEncoder().encode(key)), Date.now(), namespace)
     .run();
-  return { id, key };
+  return { id, key, owner: namespace };
+}
+
+export async function revokeApiKey(db: D1Database, id: string): Promise<boolean> {
+  const res = await db
+    .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+    .bind(Date.now(), id)
+    .run();
+  return (res.meta.changes ?? 0) > 0;
 }

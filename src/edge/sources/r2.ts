@@ -24,5 +24,8 @@ export function r2Source(bucket: R2Bucket, label = 'R2'): BlobSource {
       } while (cursor);
       return keys;
     },
+    async put(key, bytes, contentType) {
+      await bucket.put(key, bytes, { httpMetadata: { contentType } });
+    },
   };
 }

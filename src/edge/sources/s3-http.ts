@@ -74,5 +74,15 @@ export function s3HttpSource(config: S3HttpConfig, fetcher: typeof fetch = fetch
       } while (token);
       return keys;
     },
+    async put(key, bytes, contentType) {
+      const signed = await client.sign(keyUrl(key), {
+        method: 'PUT',
+        body: bytes as Uint8Array<ArrayBuffer>,
+        headers: { 'content-type': contentType },
+      });
+      const res = await fetcher(signed);
+      if (!res.ok) throw new Error(`${label}: PUT ${key} → HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+      await res.body?.cancel();
+    },
   };
 }

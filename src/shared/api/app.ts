@@ -1,15 +1,32 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
+import { getPath } from 'hono/utils/url';
 import { z } from 'zod';
 import { CvaeError } from '../errors.js';
 import { type EmbedText, generateImages, localEmbedder } from '../generation/generate.js';
 import type { ModelCache } from '../generation/model-cache.js';
 import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
 import type { Manifest } from '../manifest.js';
+import { parseModelRef, quote } from '../model-id.js';
 import { contentType, MANIFEST_FILE } from '../registry/layout.js';
+import { moveLatest } from '../registry/promote.js';
+import {
+  type Caller,
+  callerOf,
+  canRead,
+  canWrite,
+  type Identify,
+  identifyCaller,
+  type RateLimits,
+  rateLimit,
+} from './access.js';
+import { etagMatches } from './conditional.js';
 import { describeIssues, errorResponse, handleError } from './errors.js';
-import { PLAYGROUND_HTML } from './playground.js';
+import { methodNotAllowed, namespacedModelPath } from './paths.js';
+import { PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_HTML, PLAYGROUND_JS } from './playground.js';
 import {
   embeddingRequestSchema,
   embeddingResponseSchema,
@@ -36,7 +53,7 @@ export interface ApiDeps {
    * Set at the edge: requests for sizes ≥ `gpuMinSize`, or for models whose manifest says
    * `serving: "gpu"`, go to the GPU worker through this.
    */
-  forward?: (request: GenerationRequest, accept: string | undefined) => Promise<Response>;
+  forward?: (request: GenerationRequest, accept: string | undefined, caller: Caller) => Promise<Response>;
   gpuMinSize?: number;
   /** e.g. "workerd + onnxruntime-web (wasm)" */
   runtime: string;
@@ -45,6 +62,14 @@ export interface ApiDeps {
   embed?: EmbedText;
   /** random seeds for requests without one; tests inject a fixed source */
   randomSeed?: () => number;
+  /** who is calling (API keys); default: everyone is anonymous and sees public models only */
+  identify?: Identify;
+  /** generation and failed-authentication limits per client */
+  limits?: RateLimits;
+  /** origins allowed to call the API from browsers (CORS); default '*' */
+  corsOrigins?: string[];
+  /** sent to the GPU worker with forwarded requests so it applies the same access rules */
+  forwardCaller?: boolean;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -56,7 +81,9 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 const errorResponses = {
   400: json(errorBodySchema, 'Bad input: the code says what (invalid_request, prompt_no_class, …)'),
-  404: json(errorBodySchema, 'Unknown model, version or file'),
+  401: json(errorBodySchema, 'An API key was sent and is unknown or revoked (WWW-Authenticate: Bearer)'),
+  404: json(errorBodySchema, 'Unknown model, version or file, or a private model of another owner'),
+  429: json(errorBodySchema, 'Rate limited (Retry-After says when to retry)'),
 };
 
 const generationRoute = createRoute({
@@ -86,8 +113,18 @@ const embeddingRoute = createRoute({
   responses: { 200: json(embeddingResponseSchema, 'The embedding'), ...errorResponses },
 });
 
-const modelParam = z.string().meta({ param: { name: 'id', in: 'path' }, example: 'fashion-conv' });
-const versionParam = z.string().meta({ param: { name: 'version', in: 'path' }, example: 'latest' });
+const modelParam = z
+  .string()
+  .max(200)
+  .meta({
+    param: { name: 'id', in: 'path' },
+    example: 'fashion-conv',
+    description: 'a system model ("fashion-conv") or an owner\'s ("alice/my-fashion"; the slash may stay unescaped)',
+  });
+const versionParam = z
+  .string()
+  .max(100)
+  .meta({ param: { name: 'version', in: 'path' }, example: 'latest' });
 
 const listRoute = createRoute({
   method: 'get',
@@ -102,9 +139,27 @@ const detailRoute = createRoute({
   summary: 'A model: its versions and the manifest of one (default: latest)',
   request: {
     params: z.object({ id: modelParam }),
-    query: z.object({ version: z.string().optional().meta({ example: 'v1' }) }),
+    query: z.object({ version: z.string().max(100).optional().meta({ example: 'v1' }) }),
   },
   responses: { 200: json(modelDetailSchema, 'Model'), ...errorResponses },
+});
+
+const promoteRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/promote',
+  summary: "Move a model's latest alias to an existing version (rollback): its owner's key or the admin token",
+  request: {
+    params: z.object({ id: modelParam }),
+    body: {
+      content: { 'application/json': { schema: z.strictObject({ version: z.string().min(1).max(100) }) } },
+      required: true,
+    },
+  },
+  responses: {
+    200: json(modelDetailSchema, 'The model with its new latest'),
+    ...errorResponses,
+    403: json(errorBodySchema, 'Not your model'),
+  },
 });
 
 const fileRoute = createRoute({
@@ -115,7 +170,10 @@ const fileRoute = createRoute({
     params: z.object({
       id: modelParam,
       version: versionParam,
-      name: z.string().meta({ param: { name: 'name', in: 'path' }, example: 'decoder.onnx' }),
+      name: z
+        .string()
+        .max(200)
+        .meta({ param: { name: 'name', in: 'path' }, example: 'decoder.onnx' }),
     }),
   },
   responses: {
@@ -143,19 +201,32 @@ const wantsPng = (c: Context, request: GenerationRequest) =>
   request.response_format === 'png' ||
   (c.req.header('accept') ?? '').split(',').some((t) => t.trim().toLowerCase().startsWith('image/png'));
 
-function parseModelRef(ref: string): { id: string; version: string } {
-  const at = ref.indexOf('@');
-  return at < 0 ? { id: ref, version: 'latest' } : { id: ref.slice(0, at), version: ref.slice(at + 1) };
-}
-
 export function createApi(deps: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) return errorResponse(c, 'invalid_request', describeIssues(result.error));
     },
+    // `/v1/models/alice/my-fashion/…` routes as the one id 'alice/my-fashion'
+    getPath: (request) => namespacedModelPath(getPath(request)),
   });
   app.onError(handleError);
-  app.notFound((c) => errorResponse(c, 'not_found', `No route ${c.req.method} ${c.req.path}; see /openapi.json`));
+  app.notFound(
+    (c) =>
+      methodNotAllowed(app, c) ??
+      errorResponse(c, 'not_found', `No route ${c.req.method} ${quote(c.req.path)}; see /openapi.json`),
+  );
+  // nosniff and friends on everything; the playground's CSP is set on its route
+  app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
+  app.use(
+    '/v1/*',
+    cors({
+      origin: deps.corsOrigins ?? '*',
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-request-id'],
+      allowMethods: ['GET', 'POST', 'OPTIONS'],
+      exposeHeaders: ['etag', 'retry-after', 'x-cvae-model', 'x-cvae-seed', 'x-content-sha256', 'x-cvae-served-by'],
+      maxAge: 600,
+    }),
+  );
   app.use(
     '/v1/*',
     bodyLimit({
@@ -163,17 +234,25 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       onError: (c) => errorResponse(c, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`),
     }),
   );
+  for (const path of ['/v1/images/*', '/v1/embeddings', '/v1/models', '/v1/models/*'])
+    app.use(path, identifyCaller(deps.identify));
+  app.use('/v1/images/*', rateLimit(deps.limits, 'generate', 'generations'));
+  app.use('/v1/embeddings', rateLimit(deps.limits, 'generate', 'embeddings'));
 
   app.openapi(generationRoute, async (c) => {
     const request = c.req.valid('json');
     const seed = request.seed ?? (deps.randomSeed ?? randomSeed)();
     const resolved = { ...request, seed };
     const accept = c.req.header('accept');
+    const caller = callerOf(c);
+    // a named model is checked here, before any forwarding: the GPU worker never sees a request
+    // for a model the caller may not read
+    const named = request.model ? await resolveModel(deps, request, caller) : undefined;
     if (deps.forward && request.size !== undefined && request.size >= (deps.gpuMinSize ?? 256)) {
-      return deps.forward(resolved, accept) as never;
+      return deps.forward(resolved, accept, caller) as never;
     }
-    const manifest = await resolveModel(deps, request);
-    if (deps.forward && manifest.serving === 'gpu') return deps.forward(resolved, accept) as never;
+    const manifest = named ?? (await resolveModel(deps, request, caller));
+    if (deps.forward && manifest.serving === 'gpu') return deps.forward(resolved, accept, caller) as never;
 
     const generation = await generateImages(
       deps.models,
@@ -209,7 +288,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   app.openapi(embeddingRoute, async (c) => {
     const { input, model } = c.req.valid('json');
-    const manifest = await deps.models.manifest(model);
+    const manifest = await readableManifest(deps, callerOf(c), model);
     if (manifest.task !== 'text-encoder') {
       throw new CvaeError('unsupported_model', `${model} is a ${manifest.task} model, not a text encoder`);
     }
@@ -225,10 +304,13 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   });
 
   app.openapi(listRoute, async (c) => {
+    const caller = callerOf(c);
     const listings = await deps.models.reader.list();
     const data = await Promise.all(
       listings.map(async (l) => {
         const manifest = l.latest ? await deps.models.manifest(l.id, l.latest).catch(() => undefined) : undefined;
+        // a model is listed to those who may read its latest version (no latest: the operator only)
+        if (manifest ? !canRead(caller, manifest) : !caller.admin) return undefined;
         return {
           id: l.id,
           ...(l.latest ? { latest: l.latest } : {}),
@@ -237,29 +319,40 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
         };
       }),
     );
-    return c.json({ data }, 200);
+    return c.json({ data: data.filter((d) => d !== undefined) }, 200);
   });
 
   app.openapi(detailRoute, async (c) => {
     const { id } = c.req.valid('param');
     const version = c.req.valid('query').version ?? 'latest';
-    const [listing] = await deps.models.reader.list(id);
-    if (!listing) throw new CvaeError('model_not_found', `No model '${id}'`);
-    const manifest = await deps.models.manifest(id, version);
-    return c.json(
-      {
-        id,
-        ...(listing.latest ? { latest: listing.latest } : {}),
-        versions: listing.versions,
-        manifest: manifest as unknown as Record<string, unknown>,
-      },
-      200,
-    );
+    const manifest = await readableManifest(deps, callerOf(c), id, version);
+    return c.json(await modelDetail(deps, id, manifest), 200);
+  });
+
+  app.openapi(promoteRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const caller = callerOf(c);
+    // the same 404 as for a model that does not exist, unless the caller may see it
+    await readableManifest(deps, caller, id, 'latest').catch(async (error) => {
+      if (!caller.admin) throw error;
+    });
+    if (!canWrite(caller, id)) {
+      throw new CvaeError(
+        caller.owner ? 'forbidden' : 'unauthorized',
+        caller.owner
+          ? `Only the owner of '${id}' (or the operator) moves its latest alias.`
+          : "Promoting needs the owner's API key: Authorization: Bearer <key>.",
+      );
+    }
+    const by = caller.admin ? 'admin' : `key ${caller.keyId}`;
+    const manifest = await moveLatest(deps.models.reader.source, id, c.req.valid('json').version, by);
+    deps.models.forgetLatest(id);
+    return c.json(await modelDetail(deps, id, manifest), 200);
   });
 
   app.openapi(fileRoute, async (c) => {
     const { id, version, name } = c.req.valid('param');
-    const manifest = await deps.models.manifest(id, version);
+    const manifest = await readableManifest(deps, callerOf(c), id, version);
     if (name === MANIFEST_FILE) {
       return c.json(manifest as unknown as Record<string, unknown>, 200) as never;
     }
@@ -268,10 +361,11 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const headers: Record<string, string> = {
       etag,
       'x-content-sha256': sha256,
-      'cache-control': version === 'latest' ? 'public, max-age=60' : 'public, max-age=31536000, immutable',
+      // a private model's files are never kept by shared caches
+      'cache-control': `${canRead({ client: '' }, manifest) ? 'public' : 'private'}, ${version === 'latest' ? 'max-age=60' : 'max-age=31536000, immutable'}`,
       'content-disposition': `attachment; filename="${manifest.id}-${manifest.version}-${name}"`,
     };
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers) as never;
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers) as never;
     return c.body(object.body(), 200, {
       ...headers,
       'content-type': contentType(name),
@@ -279,7 +373,18 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     }) as never;
   });
 
-  app.get('/', (c) => c.html(PLAYGROUND_HTML, 200, { 'cache-control': 'public, max-age=300' }));
+  app.get('/', (c) =>
+    c.html(PLAYGROUND_HTML, 200, {
+      'cache-control': 'public, max-age=300',
+      'content-security-policy': PLAYGROUND_CSP,
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+    }),
+  );
+  const asset = (body: string, type: string) => (c: Context) =>
+    c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=300' });
+  app.get('/playground.js', asset(PLAYGROUND_JS, 'text/javascript; charset=utf-8'));
+  app.get('/playground.css', asset(PLAYGROUND_CSS, 'text/css; charset=utf-8'));
 
   app.openapi(healthRoute, (c) => c.json({ ok: true, runtime: deps.runtime, version: deps.codeVersion }, 200));
 
@@ -295,8 +400,27 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   return app;
 }
 
-/** The model a request asks for, checked against the requested size. */
-async function resolveModel(deps: ApiDeps, request: GenerationRequest): Promise<Manifest> {
+/** A manifest the caller may read; others' private models are as absent as unknown ones. */
+async function readableManifest(deps: ApiDeps, caller: Caller, id: string, version = 'latest'): Promise<Manifest> {
+  const manifest = await deps.models.manifest(id, version);
+  if (!canRead(caller, manifest)) throw new CvaeError('model_not_found', `No model '${id}'`);
+  return manifest;
+}
+
+async function modelDetail(deps: ApiDeps, id: string, manifest: Manifest) {
+  const [listing] = await deps.models.reader.list(id);
+  const alias = await deps.models.reader.alias(id);
+  return {
+    id,
+    ...(alias ? { latest: alias.version } : {}),
+    versions: listing?.versions ?? [manifest.version],
+    ...(alias ? { history: alias.history } : {}),
+    manifest: manifest as unknown as Record<string, unknown>,
+  };
+}
+
+/** The model a request asks for, checked against the requested size and the caller's rights. */
+async function resolveModel(deps: ApiDeps, request: GenerationRequest, caller: Caller): Promise<Manifest> {
   const size = request.size ?? (request.model ? undefined : deps.defaultSize);
   const ref = request.model ?? (size !== undefined ? deps.defaultModels[size] : undefined);
   if (!ref) {
@@ -307,7 +431,7 @@ async function resolveModel(deps: ApiDeps, request: GenerationRequest): Promise<
     );
   }
   const { id, version } = parseModelRef(ref);
-  const manifest = await deps.models.manifest(id, version);
+  const manifest = await readableManifest(deps, caller, id, version);
   if (request.size !== undefined && manifest.image && manifest.image.width !== request.size) {
     throw new CvaeError(
       'unsupported_size',

@@ -19,16 +19,24 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   prompt_ambiguous: 400,
   prompt_too_long: 400,
   unauthorized: 401,
+  invalid_token: 401,
   forbidden: 403,
   model_not_found: 404,
   file_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  forbidden_namespace: 403,
+  job_too_large: 400,
+  bad_webhook: 400,
+  registry_read_only: 501,
   payload_too_large: 413,
   unsupported_media_type: 415,
   job_not_found: 404,
   idempotency_conflict: 409,
   lease_lost: 409,
+  model_mismatch: 409,
   model_integrity: 502,
   jobs_unavailable: 503,
   gpu_unavailable: 503,
@@ -43,9 +51,15 @@ export function errorJson(code: string, message: string, details?: Record<string
   return { error: { code, message, ...(details ? { details } : {}) } };
 }
 
+const HEADERS_BY_CODE: Record<string, Record<string, string>> = {
+  gpu_unavailable: { 'retry-after': '10' },
+  // RFC 6750 §3: a missing credential names the scheme; a wrong one says so
+  unauthorized: { 'www-authenticate': 'Bearer realm="cvae"' },
+  invalid_token: { 'www-authenticate': 'Bearer realm="cvae", error="invalid_token"' },
+};
+
 export function errorResponse(c: Context, code: string, message: string, details?: Record<string, unknown>) {
-  const headers: Record<string, string> = code === 'gpu_unavailable' ? { 'retry-after': '10' } : {};
-  return c.json(errorJson(code, message, details), statusFor(code), headers);
+  return c.json(errorJson(code, message, details), statusFor(code), HEADERS_BY_CODE[code] ?? {});
 }
 
 /** zod issues as one readable line: "n: Too big: expected number to be <=16; prompt: Required". */

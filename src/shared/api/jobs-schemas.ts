@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { isValidModelId, MODEL_ID_HINT } from '../model-id.js';
+
+/** Training images per dataset: a larger `subset` is an error, not a silent clamp. */
+export const DATASET_IMAGES = { 'fashion-mnist': 60_000 } as const;
 
 /**
  * Training jobs: what users submit through the edge and what GPU workers lease. Validated at the
@@ -10,7 +14,13 @@ export const trainingJobRequestSchema = z
     dataset: z
       .strictObject({
         name: z.literal('fashion-mnist'),
-        subset: z.number().int().min(64).optional().meta({ description: 'first n training images' }),
+        subset: z
+          .number()
+          .int()
+          .min(64)
+          .max(DATASET_IMAGES['fashion-mnist'], `Fashion-MNIST has ${DATASET_IMAGES['fashion-mnist']} training images`)
+          .optional()
+          .meta({ description: 'first n training images' }),
       })
       .default({ name: 'fashion-mnist' }),
     epochs: z.number().int().min(1).max(200).default(25),
@@ -18,15 +28,26 @@ export const trainingJobRequestSchema = z
     learningRate: z.number().positive().max(1).default(1e-3),
     weightDecay: z.number().min(0).max(1).default(1e-3),
     seed: z.number().int().min(0).max(0xffffffff).default(1),
-    modelId: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    modelId: z.string().max(110).refine(isValidModelId, MODEL_ID_HINT).optional().meta({
+      description:
+        'registry id of the result: "<name>" or "<owner>/<name>", always in the key\'s own namespace (default: <owner>/<architecture>)',
+    }),
+    visibility: z
+      .enum(['private', 'public'])
+      .default('private')
+      .meta({ description: "private: only this key's owner lists, downloads and generates with the model" }),
+    webhookUrl: z
+      .url()
+      .max(2000)
       .optional()
-      .meta({ description: 'registry id of the result (default: the architecture)' }),
-    webhookUrl: z.url().optional().meta({ description: 'POSTed when the job ends, signed (X-Cvae-Signature)' }),
+      .meta({ description: 'https URL POSTed when the job ends, signed (X-Cvae-Signature)' }),
   })
   .meta({ id: 'TrainingJobRequest' });
 export type TrainingJobConfig = z.infer<typeof trainingJobRequestSchema>;
+
+/** The work a job asks for, in images seen: what the per-job budget limits. */
+export const jobImageEpochs = (config: TrainingJobConfig) =>
+  config.epochs * (config.dataset.subset ?? DATASET_IMAGES[config.dataset.name]);
 
 export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type JobStatus = z.infer<typeof jobStatusSchema>;

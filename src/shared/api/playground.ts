@@ -1,5 +1,5 @@
 /**
- * GET / — the playground: one self-contained page (inline CSS and JS, no build step) over the
+ * GET / — the playground: one page with its CSS and JS served beside it (/playground.css, /playground.js; no build step, and a CSP that allows no inline code) over the
  * public API, so it works wherever the API runs (the edge, `cvae serve`). It lists the models
  * from /v1/models, sends /v1/images/generations, shows the images, the seed of each, how the
  * prompt was read, a curl line for the same request, and links to download the model's files.
@@ -10,7 +10,64 @@ export const PLAYGROUND_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cvae-edge playground</title>
-<style>
+<link rel="stylesheet" href="/playground.css">
+</head>
+<body>
+<header>
+  <h1>cvae-edge playground</h1>
+  <p class="lead">Text to image with conditional VAEs. Short prompts name a Fashion-MNIST item ("Make a dress"); long-text models read whole captions.</p>
+</header>
+<main>
+  <form id="form" aria-describedby="status">
+    <div class="field wide"><label for="prompt">Prompt</label>
+      <input id="prompt" name="prompt" required maxlength="1000" value="Make a dress" autocomplete="off"></div>
+    <div class="field half"><label for="model">Model</label>
+      <select id="model" name="model"></select></div>
+    <div class="field"><label for="n">Images</label>
+      <input id="n" name="n" type="number" min="1" max="16" value="4"></div>
+    <div class="field"><label for="size">Size (px)</label>
+      <input id="size" name="size" type="number" readonly></div>
+    <div class="field"><label for="seed">Seed</label>
+      <span class="seed"><input id="seed" name="seed" type="number" min="0" max="4294967295" value="1">
+      <button type="button" id="reroll" title="New random seed" aria-label="Re-roll seed">Re-roll</button></span></div>
+    <p class="model-info wide" id="model-info" aria-live="polite"></p>
+    <div class="wide"><button class="primary" id="generate" type="submit">Generate</button></div>
+  </form>
+  <div id="status" role="status" aria-live="polite"></div>
+  <div id="error" role="alert" hidden></div>
+  <div class="reading" id="reading" hidden></div>
+  <div id="images" role="list" aria-label="Generated pictures"></div>
+  <section id="curl-section" hidden>
+    <h2 class="small">The same request with curl</h2>
+    <pre id="curl"></pre>
+  </section>
+  <section id="jobs-section" aria-labelledby="jobs-title">
+    <h2 id="jobs-title" class="small">Training jobs</h2>
+    <form id="jobs-form" class="jobs">
+      <div class="field wide"><label for="api-key">API key</label>
+        <input id="api-key" type="password" autocomplete="off" placeholder="cvae_…"></div>
+      <div class="field half"><label for="job-arch">Architecture</label>
+        <select id="job-arch"><option>fashion-conv</option><option>fashion-fc</option></select></div>
+      <div class="field"><label for="job-epochs">Epochs</label><input id="job-epochs" type="number" min="1" max="200" value="2"></div>
+      <div class="field"><label for="job-subset">Training images</label><input id="job-subset" type="number" min="64" value="5000"></div>
+      <div class="field"><label for="job-model">Model id</label><input id="job-model" value="my-fashion"></div>
+      <div class="wide"><button type="button" id="jobs-refresh">Show my jobs</button>
+        <button type="submit" class="primary" id="job-start">Start a job</button></div>
+    </form>
+    <div id="jobs-error" role="alert" hidden></div>
+    <table id="jobs" hidden><thead><tr><th>Job</th><th>Status</th><th>Progress</th><th>Model</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section id="files-section" hidden>
+    <h2 class="small">Download the model</h2>
+    <ul id="files"></ul>
+  </section>
+</main>
+<script type="module" src="/playground.js"></script>
+</body>
+</html>
+`;
+
+export const PLAYGROUND_CSS = `
   :root { color-scheme: light dark; --accent: #2f6feb; --muted: #6b7280; --bg2: rgba(127,127,127,.08); }
   * { box-sizing: border-box; }
   body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 980px; padding: 1.2rem; }
@@ -44,59 +101,10 @@ export const PLAYGROUND_HTML = `<!doctype html>
   table { border-collapse: collapse; width: 100%; margin-top: .6rem; font-size: .9rem; }
   th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid rgba(127,127,127,.3); }
   progress { width: 8rem; }
-</style>
-</head>
-<body>
-<header>
-  <h1>cvae-edge playground</h1>
-  <p class="lead">Text to image with conditional VAEs. Short prompts name a Fashion-MNIST item ("Make a dress"); long-text models read whole captions.</p>
-</header>
-<main>
-  <form id="form" aria-describedby="status">
-    <div class="field wide"><label for="prompt">Prompt</label>
-      <input id="prompt" name="prompt" required maxlength="1000" value="Make a dress" autocomplete="off"></div>
-    <div class="field half"><label for="model">Model</label>
-      <select id="model" name="model"></select></div>
-    <div class="field"><label for="n">Images</label>
-      <input id="n" name="n" type="number" min="1" max="16" value="4"></div>
-    <div class="field"><label for="size">Size (px)</label>
-      <input id="size" name="size" type="number" readonly></div>
-    <div class="field"><label for="seed">Seed</label>
-      <span class="seed"><input id="seed" name="seed" type="number" min="0" max="4294967295" value="1">
-      <button type="button" id="reroll" title="New random seed" aria-label="Re-roll seed">Re-roll</button></span></div>
-    <p class="model-info wide" id="model-info" aria-live="polite"></p>
-    <div class="wide"><button class="primary" id="generate" type="submit">Generate</button></div>
-  </form>
-  <div id="status" role="status" aria-live="polite"></div>
-  <div id="error" role="alert" hidden></div>
-  <div class="reading" id="reading" hidden></div>
-  <div id="images" role="list" aria-label="Generated pictures"></div>
-  <section id="curl-section" hidden>
-    <h2 style="font-size:1rem">The same request with curl</h2>
-    <pre id="curl"></pre>
-  </section>
-  <section id="jobs-section" aria-labelledby="jobs-title">
-    <h2 id="jobs-title" style="font-size:1rem">Training jobs</h2>
-    <form id="jobs-form" class="jobs">
-      <div class="field wide"><label for="api-key">API key</label>
-        <input id="api-key" type="password" autocomplete="off" placeholder="cvae_…"></div>
-      <div class="field half"><label for="job-arch">Architecture</label>
-        <select id="job-arch"><option>fashion-conv</option><option>fashion-fc</option></select></div>
-      <div class="field"><label for="job-epochs">Epochs</label><input id="job-epochs" type="number" min="1" max="200" value="2"></div>
-      <div class="field"><label for="job-subset">Training images</label><input id="job-subset" type="number" min="64" value="5000"></div>
-      <div class="field"><label for="job-model">Model id</label><input id="job-model" value="my-fashion"></div>
-      <div class="wide"><button type="button" id="jobs-refresh">Show my jobs</button>
-        <button type="submit" class="primary" id="job-start">Start a job</button></div>
-    </form>
-    <div id="jobs-error" role="alert" hidden></div>
-    <table id="jobs" hidden><thead><tr><th>Job</th><th>Status</th><th>Progress</th><th>Model</th></tr></thead><tbody></tbody></table>
-  </section>
-  <section id="files-section" hidden>
-    <h2 style="font-size:1rem">Download the model</h2>
-    <ul id="files"></ul>
-  </section>
-</main>
-<script type="module">
+  h2.small { font-size: 1rem; }
+`;
+
+export const PLAYGROUND_JS = `
 const $ = (id) => document.getElementById(id);
 const models = new Map();
 const fmt = (x, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '–');
@@ -298,7 +306,16 @@ $('jobs-form').addEventListener('submit', async (event) => {
   renderJob(body);
 });
 loadModels();
-</script>
-</body>
-</html>
 `;
+
+/** Only the page's own files and API; no inline code, no framing, no plugins. */
+export const PLAYGROUND_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { manifestSchema } from '../manifest.js';
+import { isValidModelId, MODEL_ID_HINT, MODEL_REF_PATTERN } from '../model-id.js';
 
 /**
  * The public API's request and response bodies. Validated with zod at the edge and in
@@ -28,9 +29,13 @@ export const generationRequestSchema = z
       .meta({ description: 'What to draw, e.g. "Make a dress".', example: 'Make a dress' }),
     model: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}(@[0-9A-Za-z][0-9A-Za-z._-]{0,62})?$/, 'model is "<id>" or "<id>@<version>"')
+      .max(200)
+      .regex(MODEL_REF_PATTERN, 'model is "<id>" or "<id>@<version>"; an id is "<name>" or "<owner>/<name>"')
       .optional()
-      .meta({ description: 'Model id, optionally pinned: "fashion-conv@v1". Default: the model for `size`.' }),
+      .meta({
+        description:
+          'Model id, optionally pinned: "fashion-conv@v1", "alice/my-fashion". Default: the model for `size`.',
+      }),
     n: z
       .number()
       .int()
@@ -104,6 +109,10 @@ export const modelDetailSchema = z
     id: z.string(),
     latest: z.string().optional(),
     versions: z.array(z.string()),
+    history: z
+      .array(z.object({ version: z.string(), at: z.string(), by: z.string().optional() }))
+      .optional()
+      .meta({ description: 'every move of the latest alias, oldest first (publishes and promotes)' }),
     manifest: z.record(z.string(), z.unknown()).meta({ description: 'manifest.json of the requested version' }),
   })
   .meta({ id: 'ModelDetail' });
@@ -122,7 +131,8 @@ export const embeddingRequestSchema = z
       .meta({ example: 'A red circle at the top left. A blue square below it.' }),
     model: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a model id')
+      .max(200)
+      .refine(isValidModelId, MODEL_ID_HINT)
       .default('clip-vit-b32-text')
       .meta({ description: 'Text-encoder model id' }),
   })

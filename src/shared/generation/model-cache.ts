@@ -47,6 +47,11 @@ export class ModelCache {
     return this.remember(this.manifests, `${id}@${resolved}`, () => this.reader.manifest(id, resolved));
   }
 
+  /** Re-read `latest` on the next request (after this process moved the alias). */
+  forgetLatest(id: string): void {
+    this.latest.delete(id);
+  }
+
   /** The session for a file of a model version (e.g. decoder.onnx), made once. */
   session(manifest: Manifest, file: string): Promise<SerialSession> {
     return this.remember(this.sessions, `${manifest.id}@${manifest.version}/${file}`, async () => {

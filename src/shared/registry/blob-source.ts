@@ -19,6 +19,8 @@ export interface BlobSource {
   get(key: string): Promise<BlobObject | undefined>;
   /** every key under a prefix */
   list(prefix: string): Promise<string[]>;
+  /** writes an object; only sources the deployment may write (the bucket) have it */
+  put?(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
 }
 
 /**
@@ -68,6 +70,8 @@ export function bytesObject(bytes: Uint8Array, etag?: string): BlobObject {
 
 /** Reads from each source in turn: the first that has a key wins; listings are merged. */
 export function layeredSource(...sources: BlobSource[]): BlobSource {
+  // writes go to the first writable source (the bucket), never to the bundled fallback
+  const writable = sources.find((s) => s.put);
   return {
     label: sources.map((s) => s.label).join(' + '),
     async get(key) {
@@ -81,5 +85,8 @@ export function layeredSource(...sources: BlobSource[]): BlobSource {
       const all = await Promise.all(sources.map((s) => s.list(prefix)));
       return [...new Set(all.flat())].sort();
     },
+    ...(writable
+      ? { put: (key, bytes, type) => (writable.put as NonNullable<BlobSource['put']>)(key, bytes, type) }
+      : {}),
   };
 }

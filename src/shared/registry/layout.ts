@@ -5,7 +5,9 @@
  *   models/<id>/<version>/manifest.json    written last: the version exists once this does
  *   models/<id>/latest.json                {"version": "…"}: the alias, moved after a push
  *
- * Listing is by prefix: a version is any key ending in /manifest.json.
+ * `<id>` is a bare name for system models or `<owner>/<name>` (src/shared/model-id.ts), so a
+ * user's model sits one folder deeper. Listing is by prefix: a version is any key ending in
+ * /manifest.json.
  */
 export const PREFIX = 'models/';
 export const MANIFEST_FILE = 'manifest.json';
@@ -17,7 +19,7 @@ export const latestKey = (id: string) => `${PREFIX}${id}/latest.json`;
 export function versionsFromKeys(keys: Iterable<string>): Map<string, string[]> {
   const byId = new Map<string, string[]>();
   for (const key of keys) {
-    const m = /^models\/([^/]+)\/([^/]+)\/manifest\.json$/.exec(key);
+    const m = /^models\/((?:[^/]+\/)?[^/]+)\/([^/]+)\/manifest\.json$/.exec(key);
     if (!m) continue;
     const [, id, version] = m as unknown as [string, string, string];
     byId.set(id, [...(byId.get(id) ?? []), version]);

@@ -1,5 +1,6 @@
 import { CvaeError } from '../errors.js';
-import { isValidModelId, isValidVersion, type Manifest, parseManifest } from '../manifest.js';
+import { type Manifest, parseManifest } from '../manifest.js';
+import { isValidModelId, isValidVersion, MODEL_ID_HINT, quote } from '../model-id.js';
 import type { BlobObject, BlobSource } from './blob-source.js';
 import { latestKey, MANIFEST_FILE, objectKey, PREFIX, versionsFromKeys } from './layout.js';
 
@@ -10,10 +11,9 @@ export interface ModelListing {
 }
 
 export function checkModelRef(id: string, version?: string): void {
-  if (!isValidModelId(id))
-    throw new CvaeError('bad_model_id', `'${id}' is not a model id (lowercase letters, digits, dashes)`);
+  if (!isValidModelId(id)) throw new CvaeError('bad_model_id', `${quote(id)} is not ${MODEL_ID_HINT}`);
   if (version !== undefined && version !== 'latest' && !isValidVersion(version)) {
-    throw new CvaeError('bad_version', `'${version}' is not a version`);
+    throw new CvaeError('bad_version', `${quote(version)} is not a version`);
   }
 }
 
@@ -27,28 +27,35 @@ export class RegistryReader {
     if (id) checkModelRef(id);
     const byId = versionsFromKeys(await this.source.list(id ? `${PREFIX}${id}/` : PREFIX));
     return Promise.all(
-      [...byId.entries()].map(async ([modelId, versions]) => ({
-        id: modelId,
-        versions,
-        latest: await this.latest(modelId),
-      })),
+      [...byId.entries()]
+        .filter(([modelId]) => !id || modelId === id)
+        .map(async ([modelId, versions]) => ({
+          id: modelId,
+          versions,
+          latest: await this.latest(modelId),
+        })),
     );
   }
 
   async latest(id: string): Promise<string | undefined> {
-    const alias = await this.source.get(latestKey(id));
-    if (!alias) return undefined;
-    return ((await decodeJson(alias)) as { version?: string }).version;
+    return (await this.alias(id))?.version;
+  }
+
+  /** The `latest` alias with its history (newest last), or undefined before the first push. */
+  async alias(id: string): Promise<LatestAlias | undefined> {
+    const object = await this.source.get(latestKey(id));
+    if (!object) return undefined;
+    return parseAlias(await decodeJson(object));
   }
 
   /** `version` may be 'latest'; model_not_found when the model or version does not exist. */
   async manifest(id: string, version = 'latest'): Promise<Manifest> {
     checkModelRef(id, version);
     const resolved = version === 'latest' ? await this.latest(id) : version;
-    if (!resolved) throw new CvaeError('model_not_found', `no model '${id}' in ${this.source.label}`);
+    if (!resolved) throw new CvaeError('model_not_found', `No model '${id}'`);
     const object = await this.source.get(objectKey(id, resolved, MANIFEST_FILE));
     if (!object) {
-      throw new CvaeError('model_not_found', `no version '${resolved}' of model '${id}' in ${this.source.label}`);
+      throw new CvaeError('model_not_found', `No version '${resolved}' of model '${id}'`);
     }
     return parseManifest(await decodeJson(object), `${id}@${resolved}`);
   }
@@ -59,16 +66,36 @@ export class RegistryReader {
     if (!entry && name !== MANIFEST_FILE) {
       throw new CvaeError(
         'file_not_found',
-        `${manifest.id}@${manifest.version} has no file '${name}' (files: ${manifest.files.map((f) => f.name).join(', ')})`,
+        `${manifest.id}@${manifest.version} has no file ${quote(name)} (files: ${manifest.files.map((f) => f.name).join(', ')})`,
       );
     }
     const object = await this.source.get(objectKey(manifest.id, manifest.version, name));
     if (!object) {
-      throw new CvaeError(
-        'file_not_found',
-        `${manifest.id}@${manifest.version}/${name} is not in ${this.source.label}`,
-      );
+      throw new CvaeError('file_not_found', `${manifest.id}@${manifest.version}/${name} is missing from the registry`);
     }
     return { object, sha256: entry?.sha256 ?? '' };
   }
+}
+
+/** `models/<id>/latest.json`: where `latest` points, and every move of it (capped, newest last). */
+export interface LatestAlias {
+  version: string;
+  updatedAt?: string;
+  history: { version: string; at: string; by?: string }[];
+}
+
+export function parseAlias(json: unknown): LatestAlias {
+  const a = (json ?? {}) as Partial<LatestAlias>;
+  const version = String(a.version ?? '');
+  const history = Array.isArray(a.history) ? a.history : [{ version, at: a.updatedAt ?? '' }];
+  return { version, ...(a.updatedAt ? { updatedAt: a.updatedAt } : {}), history };
+}
+
+export const ALIAS_HISTORY_LIMIT = 50;
+
+/** The alias after moving `latest` to `version` (by whom, for the record). */
+export function movedAlias(previous: LatestAlias | undefined, version: string, by: string, now = new Date()) {
+  const at = now.toISOString();
+  const history = [...(previous?.history ?? []), { version, at, by }].slice(-ALIAS_HISTORY_LIMIT);
+  return { version, updatedAt: at, history } satisfies LatestAlias;
 }

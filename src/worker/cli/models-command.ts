@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { parseModelRef } from '../../shared/model-id.js';
 import { verifyPackage } from '../registry/package.js';
-import { getManifest, listModels, pull, push } from '../registry/registry.js';
+import { getAlias, getManifest, listModels, promote, pull, push } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
 
-/** `cvae models push|list|pull|verify`: the registry on S3-compatible storage (see s3-store.ts for the environment). */
+/** `cvae models push|list|show|promote|pull|verify`: the registry on S3-compatible storage (see s3-store.ts for the environment). */
 export function registerModels(program: Command): void {
   const models = program
     .command('models')
@@ -35,16 +36,41 @@ export function registerModels(program: Command): void {
       const listing = await listModels(store(), id);
       if (flags.json) return void console.log(JSON.stringify(listing, null, 2));
       if (listing.length === 0) return void console.log('no models');
-      for (const m of listing) console.log(`${m.id}  latest: ${m.latest ?? '-'}  versions: ${m.versions.join(', ')}`);
+      for (const m of listing) {
+        const moves = (await getAlias(store(), m.id))?.history ?? [];
+        const trail =
+          moves.length > 1
+            ? `  (latest was: ${moves
+                .slice(0, -1)
+                .map((h) => h.version)
+                .join(' → ')})`
+            : '';
+        console.log(`${m.id}  latest: ${m.latest ?? '-'}  versions: ${m.versions.join(', ')}${trail}`);
+      }
     });
 
   models
     .command('show')
-    .description("print a version's manifest")
+    .description("print a version's manifest, and the history of the model's latest alias")
     .argument('<ref>', 'id or id@version')
+    .option('--json', 'print JSON: {manifest, alias}')
+    .action(async (ref: string, flags: { json?: boolean }) => {
+      const { id, version } = parseModelRef(ref);
+      const s = store();
+      const [manifest, alias] = await Promise.all([getManifest(s, id, version), getAlias(s, id)]);
+      if (flags.json) return void console.log(JSON.stringify({ manifest, alias }, null, 2));
+      console.log(JSON.stringify(manifest, null, 2));
+      for (const h of alias?.history ?? []) console.error(`latest → ${h.version}  ${h.at}  ${h.by ?? ''}`);
+    });
+
+  models
+    .command('promote')
+    .description('move the latest alias to an existing version (rollback); the move is kept in the history')
+    .argument('<ref>', 'id@version')
     .action(async (ref: string) => {
-      const [id, version] = ref.split('@') as [string, string | undefined];
-      console.log(JSON.stringify(await getManifest(store(), id, version ?? 'latest'), null, 2));
+      const { id, version } = parseModelRef(ref);
+      const manifest = await promote(store(), id, version, 'cvae models promote');
+      console.log(`${manifest.id}: latest → ${manifest.version}`);
     });
 
   models
@@ -53,8 +79,8 @@ export function registerModels(program: Command): void {
     .argument('<ref>', 'id or id@version (default: latest)')
     .option('--out <dir>', 'where to put <id>/<version>/', 'models-cache')
     .action(async (ref: string, flags: { out: string }) => {
-      const [id, version] = ref.split('@') as [string, string | undefined];
-      const { manifest, dir } = await pull(store(), id, version ?? 'latest', flags.out);
+      const { id, version } = parseModelRef(ref);
+      const { manifest, dir } = await pull(store(), id, version, flags.out);
       console.log(`${manifest.id}@${manifest.version} → ${dir}`);
     });
 

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { DEFAULT_LIMITS } from '../../shared/api/access.js';
 import { latestKey, MANIFEST_FILE, objectKey } from '../../shared/registry/layout.js';
+import { movedAlias } from '../../shared/registry/reader.js';
 
 /**
  * The edge worker exactly as `wrangler deploy` uploads it, run in local workerd (Miniflare): for
@@ -35,8 +37,11 @@ export function startLocalEdge(
     r2Persist?: string;
     d1?: boolean;
     d1Persist?: string;
+    /** per-minute limits of the GENERATE_LIMITER and AUTH_LIMITER bindings (default: wrangler.toml's) */
+    limits?: { generate?: number; auth?: number };
   } = {},
 ): Miniflare {
+  const minute = (limit: number) => ({ simple: { limit, period: 60 as const } });
   return new Miniflare({
     // the bundle's modules, listed: ORT's loader has a dynamic import Miniflare cannot follow
     modulesRoot: bundleDir,
@@ -55,6 +60,10 @@ export function startLocalEdge(
     ...(opts.d1Persist ? { d1Persist: opts.d1Persist } : {}),
     ...(opts.r2Persist ? { r2Persist: opts.r2Persist } : {}),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ratelimits: {
+      GENERATE_LIMITER: minute(opts.limits?.generate ?? DEFAULT_LIMITS.generatePerPeriod),
+      AUTH_LIMITER: minute(opts.limits?.auth ?? DEFAULT_LIMITS.authFailuresPerPeriod),
+    },
     bindings: opts.bindings ?? {},
   });
 }
@@ -72,5 +81,5 @@ export async function putPackageInR2(edge: Miniflare, dir: string): Promise<void
     await bucket.put(objectKey(manifest.id, manifest.version, f.name), new Uint8Array(readFileSync(join(dir, f.name))));
   }
   await bucket.put(objectKey(manifest.id, manifest.version, MANIFEST_FILE), JSON.stringify(manifest));
-  await bucket.put(latestKey(manifest.id), JSON.stringify({ version: manifest.version }));
+  await bucket.put(latestKey(manifest.id), JSON.stringify(movedAlias(undefined, manifest.version, 'local edge')));
 }

@@ -75,6 +75,8 @@ export async function runStack(opts: StackOptions): Promise<void> {
       WORKER_TOKEN: secrets.worker,
       ADMIN_TOKEN: secrets.admin,
       WEBHOOK_SECRET: secrets.webhook,
+      // the local stack's webhooks may go to http://127.0.0.1 (never in production)
+      WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
     },
   });
   const edgeUrl = (await edge.ready).toString().replace(/\/$/, '');
@@ -83,9 +85,11 @@ export async function runStack(opts: StackOptions): Promise<void> {
     const res = await fetch(`${edgeUrl}/v1/admin/api-keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${secrets.admin}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'local stack' }),
+      body: JSON.stringify({ name: 'local stack', owner: 'local' }),
     });
-    secrets.apiKey = ((await res.json()) as { key: string }).key;
+    const created = (await res.json()) as { key: string; owner: string };
+    secrets.apiKey = created.key;
+    secrets.owner = created.owner;
     await writeFile(join(dir, 'secrets.json'), JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
 
@@ -115,7 +119,8 @@ export async function runStack(opts: StackOptions): Promise<void> {
       `  API            ${edgeUrl}/v1/…   (OpenAPI: ${edgeUrl}/openapi.json)`,
       `  GPU worker     ${serve.url}   (cvae serve; 256 px and GPU models are forwarded here)`,
       `  registry (S3)  ${s3.endpoint}/${s3.bucket}   (key S3RVER / S3RVER)`,
-      `  API key        ${secrets.apiKey}`,
+      `  API key        ${secrets.apiKey}${secrets.owner ? `   (owner '${secrets.owner}': its models are ${secrets.owner}/<name>)` : ''}`,
+      `  admin token    ${secrets.admin}   (creates API keys; all secrets in ${join(dir, 'secrets.json')})`,
       '',
       'Try:',
       `  curl -s ${edgeUrl}/v1/images/generations -H 'content-type: application/json' -d '{"prompt":"Make a dress","n":4,"seed":1}'`,
@@ -158,6 +163,7 @@ interface Secrets {
   admin: string;
   webhook: string;
   apiKey?: string;
+  owner?: string;
 }
 
 async function loadSecrets(path: string): Promise<Secrets> {

@@ -5,6 +5,7 @@ import { type Lease, trainingJobRequestSchema } from '../../shared/api/jobs-sche
 import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
 import { CvaeError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
+import { ownerOf } from '../../shared/model-id.js';
 import { loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
 import { evaluate, runModel } from '../eval/evaluate.js';
 import { chooseExtractors } from '../eval/extractors.js';
@@ -38,6 +39,10 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
   const config = trainingJobRequestSchema.parse(job.config);
   const spec = FASHION_ARCHITECTURES[config.architecture];
   if (!spec) throw new CvaeError('bad_job', `unknown architecture ${config.architecture}`);
+  // the edge resolved the namespace when the job was created; a job never publishes a system id
+  const modelId = config.modelId;
+  if (!modelId || !ownerOf(modelId))
+    throw new CvaeError('bad_job', `job ${job.id} has no owner namespace in its modelId; refusing to publish`);
   const runDir = join(opts.workDir, job.id);
   await mkdir(runDir, { recursive: true });
 
@@ -143,13 +148,13 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       fidExtractor: report.fidExtractor,
       ...(report.classAccuracy === undefined ? {} : { classAccuracy: report.classAccuracy }),
     };
-    const modelId = config.modelId ?? config.architecture;
     const packageDir = join(runDir, 'package');
     await rm(packageDir, { recursive: true, force: true });
     const manifest = await writeModelPackage(packageDir, {
       spec: { ...spec, id: modelId },
       values: result.state.values,
       version: `job-${job.id.replace(/^job_/, '')}`,
+      visibility: config.visibility,
       metrics,
       training: {
         architecture: spec.id,
@@ -162,7 +167,7 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
     });
     if (!existsSync(join(packageDir, 'manifest.json'))) throw new CvaeError('export_failed', 'no manifest written');
     try {
-      await push(opts.store, packageDir);
+      await push(opts.store, packageDir, { by: `training job ${job.id}` });
     } catch (error) {
       // a retried job may find its version already published by the previous attempt
       if ((error as CvaeError).code !== 'version_exists') throw error;

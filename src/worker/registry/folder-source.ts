@@ -8,21 +8,22 @@ import { readManifest } from './package.js';
 
 /**
  * Package folders on disk as a registry: `<root>/<id>/manifest.json` (as in the repository's
- * models/) or `<root>/<id>/<version>/manifest.json` (as `cvae models pull` writes). Manifests are
+ * models/) or `<root>/<id>/<version>/manifest.json` (as `cvae models pull` writes; an owner's
+ * `<owner>/<name>` id is one folder deeper). Manifests are
  * read once; files are read when asked for.
  */
 export async function folderSource(root: string): Promise<BlobSource> {
   const dirs: string[] = [];
-  for (const entry of await readdir(root, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const dir = join(root, entry.name);
-    if (existsSync(join(dir, MANIFEST_FILE))) dirs.push(dir);
-    else {
-      for (const sub of await readdir(dir, { withFileTypes: true })) {
-        if (sub.isDirectory() && existsSync(join(dir, sub.name, MANIFEST_FILE))) dirs.push(join(dir, sub.name));
-      }
+  // <id>/, <id>/<version>/, and for an owner's id <owner>/<name>/<version>/: three levels at most
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const sub = join(dir, entry.name);
+      if (existsSync(join(sub, MANIFEST_FILE))) dirs.push(sub);
+      else if (depth < 3) await walk(sub, depth + 1);
     }
-  }
+  };
+  await walk(root, 1);
   const packages: ModelPackage[] = [];
   for (const dir of dirs) {
     // sizes and sha256 are checked when a file is loaded (ModelCache), not for every folder here

@@ -47,6 +47,8 @@ export interface PackageInput {
   command?: string;
   /** weight storage in the ONNX files (default float32) */
   weights?: WeightType;
+  /** who may read it (default: public for system ids, private in an owner's namespace) */
+  visibility?: Manifest['visibility'];
 }
 
 export async function writeModelPackage(dir: string, input: PackageInput): Promise<Manifest> {
@@ -80,6 +82,7 @@ export async function writeModelPackage(dir: string, input: PackageInput): Promi
     latentDim: spec.latentDim,
     conditioning: spec.decoder.condition.join,
     ...(spec.task === 'long-text' ? { textEncoder: 'clip-vit-b32-text' } : {}),
+    ...(input.visibility ? { visibility: input.visibility } : {}),
     serving: height >= 256 ? 'gpu' : 'edge',
     weightType: input.weights ?? 'float32',
     files,

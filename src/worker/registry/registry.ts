@@ -5,7 +5,8 @@ import { CvaeError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
 import type { BlobSource } from '../../shared/registry/blob-source.js';
 import { bytesObject } from '../../shared/registry/blob-source.js';
-import { contentType, latestKey, objectKey } from '../../shared/registry/layout.js';
+import { contentType, objectKey } from '../../shared/registry/layout.js';
+import { moveLatest } from '../../shared/registry/promote.js';
 import { checkModelRef, type ModelListing, RegistryReader } from '../../shared/registry/reader.js';
 import type { ObjectStore } from './object-store.js';
 import { MANIFEST_FILE, sha256, verifyPackage } from './package.js';
@@ -26,6 +27,7 @@ export function objectStoreSource(store: ObjectStore): BlobSource {
       return bytes ? bytesObject(bytes) : undefined;
     },
     list: (prefix) => store.list(prefix),
+    put: (key, bytes, type) => store.put(key, bytes, type),
   };
 }
 
@@ -37,7 +39,7 @@ export interface PushHooks {
 export async function push(
   store: ObjectStore,
   dir: string,
-  opts: { setLatest?: boolean } & PushHooks = {},
+  opts: { setLatest?: boolean; by?: string } & PushHooks = {},
 ): Promise<Manifest> {
   const manifest = await verifyPackage(dir);
   checkModelRef(manifest.id, manifest.version);
@@ -54,15 +56,22 @@ export async function push(
   }
   const manifestBytes = new Uint8Array(await readFile(join(dir, MANIFEST_FILE)));
   await store.put(objectKey(manifest.id, manifest.version, MANIFEST_FILE), manifestBytes, 'application/json');
-  if (opts.setLatest !== false) {
-    const alias = JSON.stringify({ version: manifest.version, updatedAt: new Date().toISOString() });
-    await store.put(latestKey(manifest.id), new TextEncoder().encode(alias), 'application/json');
-  }
+  if (opts.setLatest !== false)
+    await moveLatest(objectStoreSource(store), manifest.id, manifest.version, opts.by ?? 'push');
   return manifest;
+}
+
+/** Rollback (or roll forward): `latest` to a version that exists. */
+export async function promote(store: ObjectStore, id: string, version: string, by = 'operator'): Promise<Manifest> {
+  return moveLatest(objectStoreSource(store), id, version, by);
 }
 
 export async function listModels(store: ObjectStore, id?: string): Promise<ModelListing[]> {
   return new RegistryReader(objectStoreSource(store)).list(id);
+}
+
+export async function getAlias(store: ObjectStore, id: string) {
+  return new RegistryReader(objectStoreSource(store)).alias(id);
 }
 
 export async function getManifest(store: ObjectStore, id: string, version = 'latest'): Promise<Manifest> {

@@ -1,6 +1,8 @@
 import { type ServerType, serve } from '@hono/node-server';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
+import { type Caller, DEFAULT_LIMITS, type RateLimits, tooManyRequests } from '../../shared/api/access.js';
 import { createApi } from '../../shared/api/app.js';
 import { errorResponse, handleError } from '../../shared/api/errors.js';
 import { ModelCache } from '../../shared/generation/model-cache.js';
@@ -9,6 +11,7 @@ import { RegistryReader } from '../../shared/registry/reader.js';
 import { nodeRuntime } from '../onnx/runtime.js';
 import { folderSource } from '../registry/folder-source.js';
 import { codeVersion } from '../registry/package.js';
+import { memoryRateLimiter } from './rate-limit.js';
 
 /**
  * `cvae serve`: the public API (src/shared/api) on Node with onnxruntime-node, generating every
@@ -25,6 +28,8 @@ export interface ServeOptions {
   /** when set, generation requires `Authorization: Bearer <secret>` (what the edge sends) */
   secret?: string;
   defaultModels?: Record<number, string>;
+  /** generations per client per minute, failed authentications per address per minute */
+  limits?: { generatePerMinute?: number; authFailuresPerMinute?: number };
 }
 
 export interface RunningServer {
@@ -32,13 +37,39 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function requireSecret(secret: string): MiddlewareHandler {
+const bearerOf = (c: Context) => {
+  const header = c.req.header('authorization') ?? '';
+  return header.startsWith('Bearer ') ? header.slice(7) : '';
+};
+
+function requireSecret(secret: string, limits: RateLimits): MiddlewareHandler {
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    const token = bearerOf(c);
     if (!token) return errorResponse(c, 'unauthorized', 'This server needs Authorization: Bearer <secret>.');
-    if (!(await timingSafeEqual(token, secret))) return errorResponse(c, 'forbidden', 'Wrong secret.');
+    if (!(await timingSafeEqual(token, secret))) {
+      const address = `ip:${getConnInfo(c).remote.address ?? 'unknown'}`;
+      if (limits.auth && !(await limits.auth.limit({ key: address })).success)
+        return tooManyRequests(c, 'failed authentications', limits.retryAfterSeconds);
+      return errorResponse(c, 'invalid_token', 'Wrong secret.');
+    }
     await next();
+  };
+}
+
+/**
+ * The caller: behind the edge (the shared secret), who the edge says asked; otherwise an anonymous
+ * client by socket address, who sees public models only.
+ */
+function serveIdentify(secret: string | undefined) {
+  return async (c: Context): Promise<Caller> => {
+    const address = `ip:${getConnInfo(c).remote.address ?? 'unknown'}`;
+    if (!secret || !(await timingSafeEqual(bearerOf(c), secret))) return { client: address };
+    const owner = c.req.header('x-cvae-owner');
+    return {
+      client: c.req.header('x-cvae-client') ?? address,
+      ...(owner ? { owner } : {}),
+      ...(c.req.header('x-cvae-admin') === '1' ? { admin: true } : {}),
+    };
   };
 }
 
@@ -46,7 +77,15 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   const sources: BlobSource[] = [];
   if (opts.registry) sources.push(opts.registry);
   if (opts.modelsDir) sources.push(await folderSource(opts.modelsDir));
+  const period = DEFAULT_LIMITS.periodSeconds;
+  const limits: RateLimits = {
+    generate: memoryRateLimiter(opts.limits?.generatePerMinute ?? DEFAULT_LIMITS.generatePerPeriod, period),
+    auth: memoryRateLimiter(opts.limits?.authFailuresPerMinute ?? DEFAULT_LIMITS.authFailuresPerPeriod, period),
+    retryAfterSeconds: period,
+  };
   const api = createApi({
+    identify: serveIdentify(opts.secret),
+    limits,
     models: new ModelCache(new RegistryReader(layeredSource(...sources)), nodeRuntime),
     defaultModels: opts.defaultModels ?? { 28: 'fashion-conv' },
     defaultSize: 28,
@@ -56,8 +95,8 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   const app = new Hono();
   app.onError(handleError);
   if (opts.secret) {
-    app.use('/v1/images/generations', requireSecret(opts.secret));
-    app.use('/v1/embeddings', requireSecret(opts.secret));
+    app.use('/v1/images/generations', requireSecret(opts.secret, limits));
+    app.use('/v1/embeddings', requireSecret(opts.secret, limits));
   }
   app.route('/', api);
   return app;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Miniflare } from 'miniflare';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
 import { type LocalS3, startLocalS3 } from '../../src/worker/registry/local-s3.js';
+import { s3Store } from '../../src/worker/registry/s3-store.js';
 
 // Batch training end to end, through the edge only: the edge bundle in local workerd (D1 jobs,
 // models over the S3 API), s3rver as the bucket, `cvae worker` processes as GPU workers.
@@ -15,7 +16,16 @@ let edge: Miniflare;
 let base: string;
 let apiKey: string;
 const workers: ChildProcess[] = [];
+const workDirs = new Map<string, string>();
 const logs: string[] = [];
+const bucketKeys = (prefix: string) =>
+  s3Store({
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: s3.credentials,
+  }).list(prefix);
 
 beforeAll(async () => {
   s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'jobs-s3-')) });
@@ -49,20 +59,11 @@ afterAll(async () => {
 });
 
 function startWorker(id: string): ChildProcess {
+  const workDir = mkdtempSync(join(tmpdir(), `${id}-`));
+  workDirs.set(id, workDir);
   const child = spawn(
     'node',
-    [
-      'bin/cvae.mjs',
-      'worker',
-      '--edge',
-      base,
-      '--id',
-      id,
-      '--poll',
-      '1',
-      '--work-dir',
-      mkdtempSync(join(tmpdir(), `${id}-`)),
-    ],
+    ['bin/cvae.mjs', 'worker', '--edge', base, '--id', id, '--poll', '1', '--work-dir', workDir],
     {
       env: {
         ...process.env,
@@ -164,7 +165,42 @@ describe('training jobs end to end', () => {
     expect(gen.status).toBe(200);
     expect(((await gen.json()) as { model: unknown }).model).toEqual(model);
     expect((await generate({})).status).toBe(404);
+
+    // retention: the finished job leaves no work folder and no checkpoints in the bucket
+    expect(readdirSync(workDirs.get('worker-b') as string)).toEqual([]);
+    expect(await bucketKeys(`checkpoints/${id}/`)).toEqual([]);
   }, 420_000);
+
+  it('cancel: a running job stops within seconds (between batches), publishes nothing, and says so', async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    // one long epoch (60,000 images), so stopping at its end would take far longer than a few seconds
+    const body = JSON.stringify({ architecture: 'fashion-conv', epochs: 1, dataset: { name: 'fashion-mnist' } });
+    const { id } = (await (
+      await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-cancel' } })
+    ).json()) as Job;
+    startWorker('worker-d');
+    await until('training under way', async () => {
+      const job = (await getJob(id)) as Job & { progress: { seen?: number } | null };
+      return job.status === 'running' && logs.join('').includes(`${id}: fashion-conv`) ? job : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 3000)); // a few batches in
+    const cancelledAt = Date.now();
+    expect((await api(`/v1/training-jobs/${id}/cancel`, { method: 'POST' })).status).toBe(200);
+    const done = await until('cancelled', async () => {
+      const job = await getJob(id);
+      return job.status === 'cancelled' ? job : undefined;
+    });
+    console.log(`cancel → cancelled in ${((Date.now() - cancelledAt) / 1000).toFixed(1)} s`);
+    // stopped between batches: the one (minutes-long) epoch never finished or checkpointed
+    expect(logs.join('')).not.toContain(`${id}: epoch 1/1`);
+    expect(done.model).toBeNull();
+    const events = await (await api(`/v1/training-jobs/${id}/events`)).text();
+    const last = [...events.matchAll(/^event: (\w+)\ndata: (.*)$/gm)].at(-1);
+    expect(last?.[1]).toBe('cancelled');
+    expect(last?.[2]).toMatch(/nothing was published/);
+    expect(await bucketKeys(`models/`)).not.toContainEqual(expect.stringContaining(`job-${id.replace(/^job_/, '')}`));
+    await until('clean-up', async () => ((await bucketKeys(`checkpoints/${id}/`)).length === 0 ? true : undefined));
+  }, 300_000);
 
   it('SIGTERM: the worker finishes its epoch, keeps the checkpoint, gives the job back and exits', async () => {
     for (const w of workers) w.kill('SIGKILL'); // only worker C may take this job

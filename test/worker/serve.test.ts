@@ -104,7 +104,7 @@ describe('cvae serve: the edge policy in process', () => {
       body: JSON.stringify(body),
     });
 
-  it("serves a private model only to the owner the edge names (trusted with the secret only)", async () => {
+  it('serves a private model only to the owner the edge names (trusted with the secret only)', async () => {
     const body = { prompt: 'a dress', model: 'alice/secret', seed: 1 };
     expect((await post({ 'x-cvae-client': 'key:a', 'x-cvae-owner': 'alice' }, body)).status).toBe(200);
     expect((await post({ 'x-cvae-client': 'key:b', 'x-cvae-owner': 'bob' }, body)).status).toBe(404);
@@ -118,14 +118,16 @@ describe('cvae serve: the edge policy in process', () => {
 
   it('answers 429 with Retry-After past the generation limit per client, and past the failed-secret limit', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await post({ 'x-cvae-client': 'ip:203.0.113.1' }, { prompt: 'a coat' })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await post({ 'x-cvae-client': 'ip:203.0.113.1' }, { prompt: 'a coat' })).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     const limited = await post({ 'x-cvae-client': 'ip:203.0.113.1' }, { prompt: 'a coat' });
     expect(limited.headers.get('retry-after')).toBe('60');
     expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
     expect((await post({ 'x-cvae-client': 'ip:203.0.113.2' }, { prompt: 'a coat' })).status).toBe(200);
     const wrong: number[] = [];
-    for (let i = 0; i < 4; i++) wrong.push((await post({ authorization: 'Bearer wrong' }, { prompt: 'a coat' })).status);
+    for (let i = 0; i < 4; i++)
+      wrong.push((await post({ authorization: 'Bearer wrong' }, { prompt: 'a coat' })).status);
     expect(wrong).toEqual([401, 401, 429, 429]);
   });
 });

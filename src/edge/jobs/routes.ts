@@ -221,7 +221,7 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
     createRoute({
       method: 'post',
       path: '/v1/training-jobs/{id}/cancel',
-      summary: 'Cancel: at once if queued, at the next heartbeat if running',
+      summary: 'Cancel: at once if queued; a running job stops within seconds (the worker checks between batches)',
       request: { params: idParam },
       responses: { 200: json(trainingJobSchema, 'The job'), ...errors },
     }),
@@ -323,6 +323,27 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
         { cancel: row.cancel_requested === 1, leaseExpiresAt: new Date(row.lease_expires_at as number).toISOString() },
         200,
       );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/worker/jobs/{id}/status',
+      summary: 'Whether the user cancelled and the worker still holds the lease (a read: polled between batches)',
+      request: {
+        params: idParam,
+        body: {
+          content: { 'application/json': { schema: z.strictObject({ workerId: z.string().min(1).max(200) }) } },
+          required: true,
+        },
+      },
+      responses: { 200: json(z.object({ cancel: z.boolean(), leased: z.boolean() }), 'Status'), ...errors },
+    }),
+    async (c) => {
+      const row = await getJob(requireDb(config), c.req.valid('param').id);
+      const leased = row.status === 'running' && row.lease_owner === c.req.valid('json').workerId;
+      return c.json({ cancel: row.cancel_requested === 1, leased }, 200);
     },
   );
 

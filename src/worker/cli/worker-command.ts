@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { runWorker } from '../jobs/worker-loop.js';
-import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
+import { s3ConfigFromEnv } from '../registry/s3-store.js';
 import { intOption } from './options.js';
 
 /** `cvae worker`: a GPU worker pulling training jobs from the edge. */
@@ -15,16 +15,31 @@ export function registerWorker(program: Command): void {
     .option('--work-dir <dir>', 'local run folders', 'runs/jobs')
     .option('--poll <seconds>', 'wait between empty polls', intOption(1), 5)
     .option('--once', 'handle at most one job, then exit')
+    .option(
+      '--keep-checkpoints-days <n>',
+      "days to keep a finished job's checkpoints in the bucket (0: removed when it ends)",
+      intOption(0),
+      Number(process.env.CVAE_KEEP_CHECKPOINTS_DAYS ?? 0),
+    )
     .action(
-      async (flags: { edge: string; tokenEnv: string; id?: string; workDir: string; poll: number; once?: boolean }) => {
+      async (flags: {
+        edge: string;
+        tokenEnv: string;
+        id?: string;
+        workDir: string;
+        poll: number;
+        once?: boolean;
+        keepCheckpointsDays: number;
+      }) => {
         const token = process.env[flags.tokenEnv];
         if (!token) throw new CvaeError('bad_option', `set ${flags.tokenEnv} to the edge's WORKER_TOKEN`);
         await runWorker({
           edgeUrl: flags.edge,
           token,
-          store: s3Store(s3ConfigFromEnv()),
+          s3: s3ConfigFromEnv(),
           workDir: flags.workDir,
           pollSeconds: flags.poll,
+          keepCheckpointsDays: flags.keepCheckpointsDays,
           ...(flags.id ? { workerId: flags.id } : {}),
           ...(flags.once ? { once: true } : {}),
         });

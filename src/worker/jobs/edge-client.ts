@@ -48,6 +48,12 @@ export class EdgeJobsClient {
     return (await res.json()) as { cancel: boolean };
   }
 
+  /** A cheap read (no write, no event): has the user cancelled, and do we still hold the lease? */
+  async status(jobId: string): Promise<{ cancel: boolean; leased: boolean }> {
+    const res = await this.post(`/v1/worker/jobs/${jobId}/status`, { workerId: this.workerId });
+    return (await res.json()) as { cancel: boolean; leased: boolean };
+  }
+
   async complete(
     jobId: string,
     model: { id: string; version: string },

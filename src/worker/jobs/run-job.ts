@@ -16,6 +16,7 @@ import { push } from '../registry/registry.js';
 import { sharedFromLabeled } from '../train/dataset.js';
 import { type EpochRecord, train } from '../train/trainer.js';
 import type { EdgeJobsClient } from './edge-client.js';
+import { retireJob } from './retention.js';
 
 /**
  * One leased job: restore its last checkpoint from object storage (a re-leased job resumes),
@@ -24,6 +25,7 @@ import type { EdgeJobsClient } from './edge-client.js';
  */
 const CHECKPOINT_FILES = ['checkpoint.json', 'checkpoint.bin'];
 const EVAL_IMAGES = 1000;
+const CANCEL_POLL_MS = 2000;
 
 export interface RunJobOptions {
   client: EdgeJobsClient;
@@ -32,6 +34,8 @@ export interface RunJobOptions {
   /** true once the process was asked to stop (SIGTERM) */
   stopping: () => boolean;
   log: (line: string) => void;
+  /** days to keep a finished job's checkpoints in the bucket (default 0: removed at once) */
+  keepCheckpointsDays?: number;
 }
 
 export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'completed' | 'stopped' | 'cancelled'> {
@@ -71,7 +75,24 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       opts.log(`${job.id}: heartbeat failed: ${(error as Error).message}`);
     }
   };
+  const retire = () =>
+    retireJob(
+      { store: opts.store, keepDays: opts.keepCheckpointsDays ?? 0, log: opts.log },
+      job.id,
+      lease.checkpointPrefix,
+      runDir,
+    ).catch((error: Error) => opts.log(`${job.id}: clean-up failed: ${error.message}`));
   const timer = setInterval(beat, Math.max(1000, (lease.leaseSeconds * 1000) / 3));
+  // a cancel takes effect within seconds: a cheap status read, checked by the trainer between batches
+  const poll = setInterval(async () => {
+    try {
+      const status = await opts.client.status(job.id);
+      cancel = status.cancel || cancel;
+      lost = !status.leased || lost;
+    } catch (error) {
+      opts.log(`${job.id}: status check failed: ${(error as Error).message}`);
+    }
+  }, CANCEL_POLL_MS);
   try {
     const fm = await loadFashionMnist();
     const split = config.dataset.subset ? takeFirst(fm.train, config.dataset.subset) : fm.train;
@@ -114,12 +135,15 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
           await beat();
           opts.log(`${job.id}: epoch ${r.epoch}/${config.epochs} loss ${r.loss.toFixed(2)}, checkpoint uploaded`);
         },
+        shouldAbort: () => cancel || lost,
         shouldStop: () => cancel || lost || opts.stopping(),
       },
     );
     if (lost) return 'stopped';
     if (cancel) {
-      await opts.client.release(job.id, 'cancelled by the user');
+      await opts.client.release(job.id, 'cancelled by the user; nothing was published');
+      opts.log(`${job.id}: cancelled by the user; nothing was published`);
+      await retire();
       return 'cancelled';
     }
     if (result.stopped) {
@@ -178,8 +202,12 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       metrics as Record<string, unknown>,
     );
     opts.log(`${job.id}: published ${manifest.id}@${manifest.version}`);
+    await retire();
     return 'completed';
   } finally {
     clearInterval(timer);
+    clearInterval(poll);
+    // whatever happened, the local folder goes: the bucket holds the checkpoints a resume needs
+    await rm(runDir, { recursive: true, force: true });
   }
 }

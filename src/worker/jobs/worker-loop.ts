@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { CvaeError } from '../../shared/errors.js';
-import type { ObjectStore } from '../registry/object-store.js';
+import { type S3Config, s3Store } from '../registry/s3-store.js';
 import { EdgeJobsClient } from './edge-client.js';
-import { runJob } from './run-job.js';
+import { runJobInThread } from './job-runner.js';
+import { sweepCheckpoints } from './retention.js';
 
 /**
  * `cvae worker`: lease → train → export → publish → complete, forever. Any number of workers can
@@ -12,12 +13,15 @@ import { runJob } from './run-job.js';
 export interface WorkerOptions {
   edgeUrl: string;
   token: string;
-  store: ObjectStore;
+  /** the registry bucket (checkpoints and published models) */
+  s3: S3Config;
   workDir: string;
   workerId?: string;
   pollSeconds?: number;
   /** stop after one job (or when none is queued) */
   once?: boolean;
+  /** days to keep finished jobs' checkpoints in the bucket (default 0: removed when the job ends) */
+  keepCheckpointsDays?: number;
   log?: (line: string) => void;
 }
 
@@ -25,16 +29,32 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const workerId = opts.workerId ?? `${hostname()}-${process.pid}`;
   const client = new EdgeJobsClient(opts.edgeUrl, opts.token, workerId);
   const log = opts.log ?? ((line: string) => console.error(`[worker ${workerId}] ${line}`));
+  const store = s3Store(opts.s3);
   let stopping = false;
+  // the running job's thread reads this flag between epochs
+  const stopFlag = new SharedArrayBuffer(4);
   let wake: (() => void) | undefined;
   const stop = () => {
     if (!stopping) log('stopping: finishing the current epoch, then releasing the lease');
     stopping = true;
+    Atomics.store(new Int32Array(stopFlag), 0, 1);
     wake?.();
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   log(`polling ${opts.edgeUrl} for training jobs`);
+  // kept checkpoints are swept by idle workers, at most hourly
+  let lastSweep = 0;
+  const sweepIfDue = async () => {
+    const keepDays = opts.keepCheckpointsDays ?? 0;
+    if (keepDays <= 0 || Date.now() - lastSweep < 3_600_000) return;
+    lastSweep = Date.now();
+    const swept = await sweepCheckpoints({ store, keepDays, log }).catch((e: Error) => {
+      log(`checkpoint sweep failed: ${e.message}`);
+      return 0;
+    });
+    if (swept) log(`removed the checkpoints of ${swept} job(s) that ended over ${keepDays} day(s) ago`);
+  };
   try {
     while (!stopping) {
       let lease: Awaited<ReturnType<EdgeJobsClient['lease']>>;
@@ -46,6 +66,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       }
       if (!lease) {
         if (opts.once) return;
+        await sweepIfDue();
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, (opts.pollSeconds ?? 5) * 1000);
@@ -53,13 +74,19 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         continue;
       }
       try {
-        const outcome = await runJob(lease, {
-          client,
-          store: opts.store,
-          workDir: opts.workDir,
-          stopping: () => stopping,
+        const outcome = await runJobInThread(
+          {
+            lease,
+            edgeUrl: opts.edgeUrl,
+            token: opts.token,
+            workerId,
+            s3: opts.s3,
+            workDir: opts.workDir,
+            keepCheckpointsDays: opts.keepCheckpointsDays ?? 0,
+          },
+          stopFlag,
           log,
-        });
+        );
         log(`${lease.job.id}: ${outcome}`);
       } catch (error) {
         const message = (error as Error).message;

@@ -82,6 +82,8 @@ export interface TrainHooks {
   afterCheckpoint?(r: EpochRecord, dir: string): Promise<void>;
   /** checked after each checkpoint: true ends training there (shutdown, cancellation) */
   shouldStop?(): boolean;
+  /** checked between batches: true ends training at once, without a checkpoint of the partial epoch */
+  shouldAbort?(): boolean;
 }
 
 export interface TrainResult {
@@ -195,6 +197,10 @@ export async function train(
       let sums = { loss: 0, reconstruction: 0, kl: 0 };
       for (let start = 0; start < data.count; start += options.batchSize) {
         const batch = order.subarray(start, Math.min(start + options.batchSize, data.count));
+        if (hooks.shouldAbort?.()) {
+          stopped = true;
+          break;
+        }
         const eps = normalArray(noise, batch.length * spec.latentDim);
         const klWeight = klWeightAt(options, epoch + start / data.count);
         const ranges = splitEven(batch.length, replicas.length).filter(([from, to]) => to > from);
@@ -234,6 +240,7 @@ export async function train(
           imagesPerSecond: seen / elapsed,
         });
       }
+      if (stopped) break; // aborted mid-epoch: the last checkpoint stays the last complete epoch
       const seconds = (performance.now() - started) / 1000;
       const record: EpochRecord = {
         epoch: epoch + 1,

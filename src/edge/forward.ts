@@ -75,7 +75,7 @@ export function gpuForwarder(config: GpuConfig, fetcher: typeof fetch = (input, 
  * full CLIP text encoder does not fit an isolate's memory next to the decoder.
  */
 export function gpuEmbedder(config: GpuConfig, fetcher: typeof fetch = (input, init) => fetch(input, init)): EmbedText {
-  return async (model, text) => {
+  return async (model, text, _expectedSha256) => {
     if (!config.url) throw new CvaeError('gpu_unavailable', 'Text embedding needs the GPU worker; none is configured.');
     let response: Response;
     try {
@@ -96,6 +96,7 @@ export function gpuEmbedder(config: GpuConfig, fetcher: typeof fetch = (input, i
       throw new CvaeError('gpu_unavailable', 'The GPU worker cannot be reached to embed the text; try again shortly.');
     }
     const body = (await response.json()) as {
+      model?: { id: string; version: string };
       data?: { embedding: number[] }[];
       sentences?: string[];
       error?: { code: string; message: string };
@@ -106,6 +107,14 @@ export function gpuEmbedder(config: GpuConfig, fetcher: typeof fetch = (input, i
         throw new CvaeError(body.error?.code ?? 'invalid_request', body.error?.message ?? 'The text was refused.');
       }
       throw new CvaeError('gpu_unavailable', `The GPU worker could not embed the text (HTTP ${response.status}).`);
+    }
+    // a pinned encoder must come back as that version (versions are immutable, so that is the weights)
+    const pinned = model.includes('@') ? model.slice(model.indexOf('@') + 1) : undefined;
+    if (pinned && body.model && body.model.version !== pinned) {
+      throw new CvaeError(
+        'text_encoder_mismatch',
+        `the GPU worker embedded with ${body.model.id}@${body.model.version}, not ${model}`,
+      );
     }
     return { embedding: Float32Array.from(body.data[0].embedding), sentences: body.sentences ?? [], truncated: 0 };
   };

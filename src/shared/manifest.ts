@@ -60,8 +60,16 @@ export const manifestSchema = z
     latentDim: z.number().int().positive().optional(),
     /** how the condition meets z in the decoder */
     conditioning: z.enum(['add', 'concat']).optional(),
-    /** long-text: id of the text-encoder model whose embeddings condition this one */
+    /**
+     * long-text: the text-encoder package whose embeddings condition this one, "<id>@<version>"
+     * (a bare id, from older exports, means its latest)
+     */
     textEncoder: z.string().optional(),
+    /** sha256 of that encoder's ONNX file: serving refuses an encoder with other weights */
+    textEncoderSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     /**
      * who may read this version: everyone, or only its owner (the namespace of `id`). Absent: system
      * models are public, models in an owner's namespace private.

@@ -288,9 +288,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   app.openapi(embeddingRoute, async (c) => {
     const { input, model } = c.req.valid('json');
-    const manifest = await readableManifest(deps, callerOf(c), model);
+    const ref = parseModelRef(model);
+    const manifest = await readableManifest(deps, callerOf(c), ref.id, ref.version);
     if (manifest.task !== 'text-encoder') {
-      throw new CvaeError('unsupported_model', `${model} is a ${manifest.task} model, not a text encoder`);
+      throw new CvaeError('unsupported_model', `${ref.id} is a ${manifest.task} model, not a text encoder`);
     }
     const { embedding, sentences } = await (await deps.models.textEncoder(model)).embed(input);
     return c.json(

@@ -38,6 +38,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   lease_lost: 409,
   model_mismatch: 409,
   model_integrity: 502,
+  text_encoder_mismatch: 502,
   jobs_unavailable: 503,
   gpu_unavailable: 503,
   gpu_timeout: 504,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { manifestSchema } from '../manifest.js';
-import { isValidModelId, MODEL_ID_HINT, MODEL_REF_PATTERN } from '../model-id.js';
+import { MODEL_REF_PATTERN } from '../model-id.js';
 
 /**
  * The public API's request and response bodies. Validated with zod at the edge and in
@@ -132,9 +132,9 @@ export const embeddingRequestSchema = z
     model: z
       .string()
       .max(200)
-      .refine(isValidModelId, MODEL_ID_HINT)
+      .regex(MODEL_REF_PATTERN, 'a text-encoder model: "<id>" or "<id>@<version>"')
       .default('clip-vit-b32-text')
-      .meta({ description: 'Text-encoder model id' }),
+      .meta({ description: 'Text-encoder model id, optionally pinned ("clip-vit-b32-text@v1")' }),
   })
   .meta({ id: 'EmbeddingRequest' });
 

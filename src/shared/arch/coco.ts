@@ -20,6 +20,8 @@ export type CocoJoin = 'add' | 'concat';
 export const COCO_SIZES: readonly CocoSize[] = [64, 128, 256];
 export const COCO_JOINS: readonly CocoJoin[] = ['add', 'concat'];
 export const CLIP_EMBEDDING_DIM = 512;
+/** the registry id of the text encoder long-text models are conditioned with */
+export const CLIP_MODEL_ID = 'clip-vit-b32-text';
 const LATENT = 128;
 /** width of the projected embedding when it is concatenated */
 const CONCAT_SIZE = 128;

@@ -44,12 +44,12 @@ export function latentNoise(seeds: readonly number[], latentDim: number): Float3
  * Long text → embedding. Locally: the model's text encoder from the registry. At the edge it may
  * instead be the GPU worker's /v1/embeddings (when the full encoder does not fit an isolate).
  */
-export type EmbedText = (textEncoderId: string, text: string) => Promise<TextEmbedding>;
+export type EmbedText = (textEncoderRef: string, text: string, expectedSha256?: string) => Promise<TextEmbedding>;
 
 export const localEmbedder =
   (models: ModelCache): EmbedText =>
-  async (id, text) =>
-    (await models.textEncoder(id)).embed(text);
+  async (ref, text, expectedSha256) =>
+    (await models.textEncoder(ref, expectedSha256)).embed(text);
 
 interface ReadCondition {
   condition: Condition;
@@ -65,7 +65,7 @@ export async function readCondition(manifest: Manifest, prompt: string, embed: E
     return { condition: { type: 'class', ...reading }, label: reading.classIndex };
   }
   if (manifest.task === 'long-text' && manifest.textEncoder) {
-    const { embedding, sentences } = await embed(manifest.textEncoder, prompt);
+    const { embedding, sentences } = await embed(manifest.textEncoder, prompt, manifest.textEncoderSha256);
     return { condition: { type: 'text', sentences }, embedding };
   }
   throw new CvaeError('unsupported_model', `${manifest.id} is a ${manifest.task} model, not an image generator`);

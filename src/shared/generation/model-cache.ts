@@ -1,6 +1,7 @@
 import { tokenizerFromVocabGz } from '../clip/tokenizer-loader.js';
 import { CvaeError } from '../errors.js';
 import type { Manifest } from '../manifest.js';
+import { parseModelRef } from '../model-id.js';
 import type { RegistryReader } from '../registry/reader.js';
 import { ClipTextEncoder } from '../text/text-encoder.js';
 import { type OnnxRuntime, SerialSession } from './runtime.js';
@@ -73,13 +74,22 @@ export class ModelCache {
   }
 
   /**
-   * The text encoder a long-text model names (`manifest.textEncoder`): its ONNX file and CLIP
-   * vocabulary from the registry, sha256-checked, made once.
+   * The text encoder a long-text model names (`manifest.textEncoder`, "<id>@<version>" or a bare
+   * id for its latest): its ONNX file and CLIP vocabulary from the registry, sha256-checked, made
+   * once. With `expectedSha256` (the model's `textEncoderSha256`) an encoder with other weights is
+   * refused: its embeddings would not be the ones the model was trained on.
    */
-  textEncoder(id: string): Promise<ClipTextEncoder> {
-    return this.remember(this.encoders, id, async () => {
-      const manifest = await this.manifest(id);
-      const model = manifest.files.find((f) => f.role === 'text-encoder');
+  async textEncoder(ref: string, expectedSha256?: string): Promise<ClipTextEncoder> {
+    const { id, version } = parseModelRef(ref);
+    const manifest = await this.manifest(id, version);
+    const model = manifest.files.find((f) => f.role === 'text-encoder');
+    if (expectedSha256 && model && model.sha256 !== expectedSha256) {
+      throw new CvaeError(
+        'text_encoder_mismatch',
+        `this model was trained with text encoder ${ref} whose weights have sha256 ${expectedSha256.slice(0, 12)}…; the registry's ${manifest.id}@${manifest.version} has ${model.sha256.slice(0, 12)}…`,
+      );
+    }
+    return this.remember(this.encoders, `${manifest.id}@${manifest.version}`, async () => {
       const vocab = manifest.files.find((f) => f.role === 'tokenizer');
       if (!model || !vocab) {
         throw new CvaeError('model_integrity', `${id}@${manifest.version} lacks a text-encoder or tokenizer file`);

@@ -1,14 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { architecture } from '../../shared/arch/catalogue.js';
 import { CvaeError } from '../../shared/errors.js';
 import { loadFashionMnist } from '../data/fashion-mnist.js';
+import { testSet } from '../data/training-data.js';
 import { chooseExtractors, type ExtractorChoice } from '../eval/extractors.js';
-import { evaluateForTable1, TABLE1_MODELS, type Table1Row, testSet, writeTable1 } from '../experiments/table1.js';
+import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '../experiments/table1.js';
 import { initBackend } from '../tf/backend.js';
 import { addFidOptions, intOption } from './options.js';
 import { registerTable2 } from './table2-command.js';
-import { addTrainOptions, fashionSpec, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-command.js';
+import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-command.js';
 
 /** "fashion-conv=15,fashion-fc=25" → per-model epoch overrides. */
 function parseModelEpochs(value: string): Record<string, number> {
@@ -19,7 +21,7 @@ function parseModelEpochs(value: string): Record<string, number> {
     if (!id || !Number.isInteger(epochs) || epochs < 1) {
       throw new CvaeError('bad_option', `--model-epochs: expected model=epochs, got '${part}'`);
     }
-    fashionSpec(id);
+    architecture(id);
     out[id] = epochs;
   }
   return out;
@@ -44,7 +46,7 @@ export function registerExperiment(program: Command): void {
     )
     .option('--test-limit <n>', 'evaluate on the first n test images (default: all 10,000)', intOption(2));
   addFidOptions(addTrainOptions(table1)).action(async (flags: Table1Flags) => {
-    const specs = flags.models.split(',').filter(Boolean).map(fashionSpec);
+    const specs = flags.models.split(',').filter(Boolean).map(architecture);
     await initBackend();
     const extractors = await chooseExtractors(flags);
     const fm = await loadFashionMnist();

@@ -1,50 +1,56 @@
 import { type Command, Option } from 'commander';
+import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
 import type { Manifest } from '../../shared/manifest.js';
-import { loadFashionMnist } from '../data/fashion-mnist.js';
-import { evaluate, runModel } from '../eval/evaluate.js';
-import { chooseExtractors, type ExtractorChoice } from '../eval/extractors.js';
-import { testSet } from '../experiments/table1.js';
+import { chooseTextEncoder, type TextEncoderChoice } from '../data/training-data.js';
+import type { ExtractorChoice } from '../eval/extractors.js';
+import { scoreModel } from '../eval/score.js';
 import { roundToFloat16 } from '../onnx/float16.js';
 import type { WeightType } from '../onnx/graph-builder.js';
 import { defaultVersion, writeModelPackage } from '../registry/package.js';
 import { initBackend } from '../tf/backend.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import type { EpochRecord } from '../train/trainer.js';
+import { addDataOptions, checkpointData, type DataFlags, type DataRecord } from './data-options.js';
 import { addFidOptions, intOption } from './options.js';
-import { fashionSpec } from './train-command.js';
 
 export function registerExport(program: Command): void {
-  addFidOptions(
-    program
-      .command('export')
-      .description('export a trained checkpoint as a model package: decoder.onnx, encoder.onnx, manifest.json')
-      .argument('<model>', 'architecture id')
-      .option('--from <dir>', 'run folder with checkpoint.json (default: runs/<model>)')
-      .option('--out <dir>', 'package folder (default: dist/models/<model>/<version>)')
-      .option('--version <v>', 'version name (default: a UTC timestamp, v20261127-065500)')
-      .option('--no-evaluate', 'skip scoring on the test set (the manifest then has no metrics)')
-      .option('--test-limit <n>', 'score on the first n test images only', intOption(2))
-      .addOption(
-        new Option('--weights <type>', 'weight storage: float16 halves the files (the edge bundle uses it)')
-          .choices(['float32', 'float16'])
-          .default('float32'),
-      ),
+  addDataOptions(
+    addFidOptions(
+      program
+        .command('export')
+        .description('export a trained checkpoint as a model package: decoder.onnx, encoder.onnx, manifest.json')
+        .argument('<model>', `architecture id: ${ARCHITECTURE_IDS.join(' | ')}`)
+        .option('--from <dir>', 'run folder with checkpoint.json (default: runs/<model>)')
+        .option('--out <dir>', 'package folder (default: dist/models/<model>/<version>)')
+        .option('--id <id>', 'registry id of the package (default: the architecture id)')
+        .option('--version <v>', 'version name (default: a UTC timestamp, v20261127-065500)')
+        .option('--no-evaluate', 'skip scoring on held-out images (the manifest then has no metrics)')
+        .option('--test-limit <n>', 'score on the first n held-out images only', intOption(2))
+        .addOption(
+          new Option('--weights <type>', 'weight storage: float16 halves the files (the edge bundle uses it)')
+            .choices(['float32', 'float16'])
+            .default('float32'),
+        ),
+    ),
   ).action(
     async (
       model: string,
-      flags: ExtractorChoice & {
-        from?: string;
-        out?: string;
-        version?: string;
-        evaluate: boolean;
-        testLimit?: number;
-        weights: WeightType;
-      },
+      flags: ExtractorChoice &
+        DataFlags & {
+          from?: string;
+          out?: string;
+          id?: string;
+          version?: string;
+          evaluate: boolean;
+          testLimit?: number;
+          weights: WeightType;
+        },
     ) => {
-      const spec = fashionSpec(model);
+      const spec = architecture(model);
       const backend = await initBackend();
       const from = flags.from ?? `runs/${spec.id}`;
       const { meta, state } = await loadCheckpoint<EpochRecord>(from, spec);
+      const recorded = meta.config.data as DataRecord | undefined;
       // score exactly the weights the files will hold
       const values =
         flags.weights === 'float16'
@@ -52,31 +58,31 @@ export function registerExport(program: Command): void {
           : state.values;
       const version = flags.version ?? defaultVersion();
       let metrics: Manifest['metrics'];
+      let textEncoder: (Pick<TextEncoderChoice, 'sha256'> & { id: string; version: string }) | undefined =
+        recorded?.textEncoder;
       if (flags.evaluate) {
-        const extractors = await chooseExtractors(flags);
-        const set = testSet(await loadFashionMnist(), flags.testLimit);
-        console.error(`${spec.id}: scoring on ${set.count} test images…`);
-        const r = await evaluate(await runModel(spec, values, set, 1), set, extractors.features, extractors.judge);
-        extractors.dispose();
-        metrics = {
-          testImages: r.count,
-          mse: r.posteriorMean.mse,
-          mseSampled: r.sampled.mse,
-          ssim: r.posteriorMean.ssimGaussian,
-          ssimUniform7: r.posteriorMean.ssimUniform7,
-          fid: r.fidGenerated,
-          fidReconstructed: r.fidReconstructed,
-          fidExtractor: r.fidExtractor,
-          ...(r.classAccuracy === undefined ? {} : { classAccuracy: r.classAccuracy }),
-        };
+        const data = await checkpointData(spec, recorded, flags, flags.testLimit);
+        console.error(`${spec.id}: scoring on ${data.eval.count} held-out images…`);
+        metrics = (await scoreModel(spec, values, data.eval, flags)).metrics;
+        if (data.textEncoder)
+          textEncoder = {
+            id: data.textEncoder.manifest.id,
+            version: data.textEncoder.manifest.version,
+            sha256: data.textEncoder.sha256,
+          };
+      } else if (spec.task === 'long-text' && !textEncoder) {
+        const chosen = await chooseTextEncoder(flags.clip);
+        textEncoder = { id: chosen.manifest.id, version: chosen.manifest.version, sha256: chosen.sha256 };
       }
-      const out = flags.out ?? `dist/models/${spec.id}/${version}`;
+      const id = flags.id ?? spec.id;
+      const out = flags.out ?? `dist/models/${id}/${version}`;
       const manifest = await writeModelPackage(out, {
-        spec,
+        spec: { ...spec, id },
         values,
         version,
         weights: flags.weights,
         metrics,
+        ...(textEncoder ? { textEncoder } : {}),
         training: {
           architecture: spec.id,
           config: meta.config,
@@ -93,6 +99,7 @@ export function registerExport(program: Command): void {
             id: manifest.id,
             version: manifest.version,
             files: manifest.files.map((f) => `${f.name} ${f.bytes} B`),
+            ...(manifest.textEncoder ? { textEncoder: manifest.textEncoder } : {}),
             metrics,
           },
           null,

@@ -6,41 +6,20 @@ import { CvaeError } from '../../shared/errors.js';
 import { ensureGeneratedClip, openClipPackage } from '../clip/local-encoder.js';
 import type { CocoYear, Fit } from '../data/coco.js';
 import { synthCocoKind, writeSynthCoco } from '../data/synth-coco.js';
+import { evalSetFrom, prepareCocoSplit, SYNTH_DEFAULT } from '../data/training-data.js';
 import type { ExtractorChoice } from '../eval/extractors.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
 import { onnxExtractor } from '../eval/onnx-extractor.js';
 import { randomCnnExtractor } from '../eval/random-cnn.js';
-import {
-  evalSetFrom,
-  evaluateForTable2,
-  prepareCocoSplit,
-  type Table2Row,
-  writeTable2,
-} from '../experiments/table2.js';
+import { evaluateForTable2, type Table2Row, writeTable2 } from '../experiments/table2.js';
 import { initBackend } from '../tf/backend.js';
+import { trainingDefaults } from '../train/defaults.js';
 import { addFidOptions, intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
 import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithBar } from './train-command.js';
 
-/**
- * Defaults sized for this project's 2-core CPU fallback (measured: about 80, 37 and 8.5
- * (image, caption) pairs/s at 64, 128 and 256 px): the synthetic set's 900 training images × 5
- * captions, batch 64, these epochs → 47 min of training, 56 min for the whole command from an
- * empty data folder (README, Table 2).
- */
-export const TABLE2_DEFAULT_EPOCHS: Record<CocoSize, number> = { 64: 12, 128: 2, 256: 1 };
-
-/**
- * β (the KL weight) per size unless --kl-weight is given: 20 at 64 px, scaled with the pixel
- * count so the KL term weighs the same per pixel at every size. With the plain ELBO (β = 1) the
- * decoders learn to draw from z, which sees the image, and prior samples ignore the caption
- * within this budget (measured on coco-64-concat: background / position / colour read back
- * 28% / 5% / 15% after 2 epochs at β = 1, 68% / 50% / 13% after 3 at β = 20; chance is
- * 33% / 11% / 17%).
- */
-export const TABLE2_DEFAULT_KL_WEIGHT: Record<CocoSize, number> = { 64: 20, 128: 80, 256: 320 };
-export const TABLE2_DEFAULT_BATCH = 64;
-export const SYNTH_DEFAULT = { dir: 'data/synth-coco', images: 1000 };
+/** Table 2's per-size defaults are the architectures' own (src/worker/train/defaults.ts). */
+const sizeDefaults = (size: CocoSize) => trainingDefaults(cocoSpec(size, 'concat'));
 
 function parseSizeMap(value: string): Partial<Record<CocoSize, number>> {
   const out: Partial<Record<CocoSize, number>> = {};
@@ -96,9 +75,7 @@ export function registerTable2(experiment: Command): void {
     .option('--joins <list>', 'conditioning methods', parseList(COCO_JOINS, '--joins'), [...COCO_JOINS])
     .option(
       '--size-epochs <list>',
-      `epochs per size (default ${Object.entries(TABLE2_DEFAULT_EPOCHS)
-        .map(([s, e]) => `${s}=${e}`)
-        .join(',')}; overrides --epochs)`,
+      `epochs per size (default ${COCO_SIZES.map((s) => `${s}=${sizeDefaults(s).epochs}`).join(',')}; overrides --epochs)`,
       parseSizeMap,
       {},
     )
@@ -114,7 +91,7 @@ export function registerTable2(experiment: Command): void {
     );
   addFidOptions(addTrainOptions(cmd));
   // small datasets: smaller batches give the optimiser more steps per epoch
-  cmd.setOptionValueWithSource('batchSize', TABLE2_DEFAULT_BATCH, 'default');
+  cmd.setOptionValueWithSource('batchSize', sizeDefaults(64).batchSize, 'default');
   cmd.action(async (flags: Table2Flags) => {
     const dataDir = flags.data ?? SYNTH_DEFAULT.dir;
     const year = Number(flags.year) as CocoYear;
@@ -172,9 +149,9 @@ export function registerTable2(experiment: Command): void {
       for (const join_ of flags.joins) {
         const spec = cocoSpec(size, join_);
         const epochs =
-          flags.sizeEpochs[size] ?? (process.argv.includes('--epochs') ? flags.epochs : TABLE2_DEFAULT_EPOCHS[size]);
+          flags.sizeEpochs[size] ?? (process.argv.includes('--epochs') ? flags.epochs : sizeDefaults(size).epochs);
         const dir = join(flags.out, spec.id);
-        const klWeight = process.argv.includes('--kl-weight') ? flags.klWeight : TABLE2_DEFAULT_KL_WEIGHT[size];
+        const klWeight = process.argv.includes('--kl-weight') ? flags.klWeight : sizeDefaults(size).klWeight;
         const options = trainOptionsFrom({ ...flags, epochs, klWeight }, dir);
         const result = await trainWithBar(
           spec,

@@ -1,22 +1,14 @@
 import type { Command } from 'commander';
-import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
+import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
-import { CvaeError } from '../../shared/errors.js';
 import { type FashionMnist, loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
+import { loadTrainingData } from '../data/training-data.js';
 import { type SharedDataset, sharedFromLabeled } from '../train/dataset.js';
+import { trainingDefaults } from '../train/defaults.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
+import { addDataOptions, type DataFlags, dataRecord, dataSourceFrom, stageBars } from './data-options.js';
 import { intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
-
-export function fashionSpec(id: string): CvaeSpec {
-  const spec = FASHION_ARCHITECTURES[id];
-  if (!spec)
-    throw new CvaeError(
-      'unknown_model',
-      `unknown model '${id}'; choose one of: ${Object.keys(FASHION_ARCHITECTURES).join(', ')}`,
-    );
-  return spec;
-}
 
 /** Trains with a progress bar per epoch and a summary line per epoch on stderr. */
 export async function trainWithProgress(
@@ -91,7 +83,7 @@ export function addTrainOptions(cmd: Command): Command {
       numberOption(0),
       0,
     )
-    .option('--subset <n>', 'train on the first n training images only', intOption(1))
+    .option('--subset <n>', 'Fashion-MNIST: train on the first n training images only', intOption(1))
     .option('--resume', 'continue from the checkpoint in the output folder', false);
 }
 
@@ -125,17 +117,46 @@ export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOption
   };
 }
 
+/**
+ * Epochs, batch size and β: the architecture's defaults (train/defaults.ts) unless given on the
+ * command line.
+ */
+export function withArchitectureDefaults<T extends TrainFlags>(spec: CvaeSpec, flags: T, cmd: Command): T {
+  const d = trainingDefaults(spec);
+  const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+  return {
+    ...flags,
+    epochs: given('epochs') ? flags.epochs : d.epochs,
+    batchSize: given('batchSize') ? flags.batchSize : d.batchSize,
+    klWeight: given('klWeight') ? flags.klWeight : d.klWeight,
+  };
+}
+
 export function registerTrain(program: Command): void {
-  addTrainOptions(
-    program
-      .command('train')
-      .description('train a Fashion-MNIST CVAE (fashion-fc or fashion-conv) with checkpoints every epoch')
-      .argument('<model>', 'architecture id: fashion-fc | fashion-conv')
-      .option('--out <dir>', 'run folder for checkpoints (default: runs/<model>)'),
-  ).action(async (model: string, flags: TrainFlags & { out?: string }) => {
-    const spec = fashionSpec(model);
+  const cmd = addDataOptions(
+    addTrainOptions(
+      program
+        .command('train')
+        .description(
+          'train any architecture with a progress bar and a checkpoint every epoch (--resume continues); defaults per architecture',
+        )
+        .argument('<model>', `architecture id: ${ARCHITECTURE_IDS.join(' | ')}`)
+        .option('--out <dir>', 'run folder for checkpoints (default: runs/<model>)'),
+    ),
+  );
+  cmd.action(async (model: string, raw: TrainFlags & DataFlags & { out?: string }) => {
+    const spec = architecture(model);
+    const flags = withArchitectureDefaults(spec, raw, cmd);
     const outDir = flags.out ?? `runs/${spec.id}`;
-    const result = await trainWithProgress(spec, trainOptionsFrom(flags, outDir), flags.subset);
+    const source = dataSourceFrom(spec, flags);
+    const bars = stageBars();
+    const data = await loadTrainingData(spec, source, {
+      ...(flags.clip ? { clipDir: flags.clip } : {}),
+      onProgress: bars,
+    });
+    bars.stop();
+    const options = { ...trainOptionsFrom(flags, outDir), data: dataRecord(source, data.textEncoder) };
+    const result = await trainWithBar(spec, data.train, options, data.what);
     const last = result.history.at(-1);
     console.log(
       JSON.stringify(

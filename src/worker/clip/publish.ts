@@ -3,11 +3,6 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { CvaeError } from '../../shared/errors.js';
-import { type Manifest, parseManifest, type TensorSignature } from '../../shared/manifest.js';
-import { ort } from '../onnx/runtime.js';
-import { codeVersion, defaultVersion, MANIFEST_FILE, sha256 } from '../registry/package.js';
-
 /**
  * Packages a CLIP ViT-B/32 text encoder for the registry, so the edge and the worker fetch it
  * like any model. Checked before anything is written:
@@ -16,7 +11,13 @@ import { codeVersion, defaultVersion, MANIFEST_FILE, sha256 } from '../registry/
  *  - the tokenizer vocabulary `bpe_simple_vocab_16e6.txt.gz` is a gzip whose first line is the
  *    BPE header, with CLIP's 48,894 merges (49,152 − 256 bytes − 256 byte-ends − 2 specials).
  */
-export const CLIP_MODEL_ID = 'clip-vit-b32-text';
+import { CLIP_MODEL_ID } from '../../shared/arch/coco.js';
+import { CvaeError } from '../../shared/errors.js';
+import { type Manifest, parseManifest, type TensorSignature } from '../../shared/manifest.js';
+import { ort } from '../onnx/runtime.js';
+import { codeVersion, defaultVersion, MANIFEST_FILE, sha256 } from '../registry/package.js';
+
+export { CLIP_MODEL_ID };
 export const CLIP_VOCAB_FILE = 'bpe_simple_vocab_16e6.txt.gz';
 export const CLIP_CONTEXT = 77;
 export const CLIP_EMBEDDING = 512;

@@ -5,7 +5,6 @@ import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { FASHION_CLASSES } from '../../shared/fashion/classes.js';
-import type { FashionMnist } from '../data/fashion-mnist.js';
 import { type EvalReport, type EvalSet, evaluate, runModel } from '../eval/evaluate.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
 import { writeGrid } from '../eval/figures.js';
@@ -30,13 +29,6 @@ export interface Table1Row {
   seed: number;
   trainExamples: number;
   figures: { reconstructions: string; generations: string; dress: string };
-}
-
-export function testSet(fm: FashionMnist, limit?: number): EvalSet {
-  const count = Math.min(limit ?? fm.test.count, fm.test.count);
-  const images = new Float32Array(count * 784);
-  for (let i = 0; i < images.length; i++) images[i] = (fm.test.pixels[i] as number) / 255;
-  return { images, labels: fm.test.labels.subarray(0, count), count, shape: [28, 28, 1], classes: 10 };
 }
 
 const CELL = { height: 28, width: 28, channels: 1 } as const;

@@ -4,16 +4,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type CocoJoin, type CocoSize, cocoSpec } from '../../shared/arch/coco.js';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { ClipTextEncoder } from '../../shared/text/text-encoder.js';
-import {
-  type CocoYear,
-  cacheKey,
-  captionsPath,
-  type Fit,
-  prepareShards,
-  readCocoCaptions,
-  subsample,
-} from '../data/coco.js';
-import { type CocoData, loadCocoData } from '../data/coco-dataset.js';
 import { type CaptionFollowing, probePrompts, scoreCaptionFollowing } from '../eval/caption-following.js';
 import { type EvalReport, type EvalSet, evaluate, runModel } from '../eval/evaluate.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
@@ -46,69 +36,6 @@ export const TABLE2_PROMPTS = [
   'On a white background, a large magenta square is at the left.',
   'A large cyan triangle at the bottom left on a gray background. A red circle is at the top right.',
 ];
-
-export interface CocoSplitData {
-  data: CocoData;
-  images: number;
-}
-
-export async function prepareCocoSplit(opts: {
-  dir: string;
-  year: CocoYear;
-  split: 'train' | 'val';
-  fraction: number;
-  seed: number;
-  size: number;
-  fit: Fit;
-  cacheRoot: string;
-  encoder: ClipTextEncoder;
-  encoderKey: string;
-  onProgress?: (stage: string, done: number, total: number) => void;
-}): Promise<CocoData> {
-  const all = await readCocoCaptions(opts.dir, opts.year, opts.split);
-  const images = subsample(all, opts.fraction, opts.seed);
-  const prepare = {
-    size: opts.size,
-    fit: opts.fit,
-    cacheRoot: opts.cacheRoot,
-    selection: { year: opts.year, split: opts.split, fraction: opts.fraction, seed: opts.seed, images: images.length },
-    onProgress: (d: number, t: number) => opts.onProgress?.(`${opts.split} images ${opts.size}px`, d, t),
-  };
-  const key = await cacheKey(captionsPath(opts.dir, opts.year, opts.split), prepare);
-  const index = await prepareShards(images, key, prepare);
-  return loadCocoData(index, join(opts.cacheRoot, key), opts.encoder, opts.encoderKey, (d, t) =>
-    opts.onProgress?.(`${opts.split} caption sentences → CLIP`, d, t),
-  );
-}
-
-/** The validation images as an EvalSet, each conditioned on its first caption. */
-export function evalSetFrom(val: CocoData, limit?: number): EvalSet {
-  const d = val.dataset;
-  const [h, w, c] = d.imageShape;
-  const size = h * w * c;
-  const count = Math.min(limit ?? val.images, val.images);
-  const images = new Float32Array(count * size);
-  for (let i = 0; i < images.length; i++) images[i] = (d.pixels[i] as number) / 255;
-  // first example of each image = its first caption
-  const conditions = new Float32Array(count * d.conditionSize);
-  let image = -1;
-  for (let e = 0; e < d.count && image < count - 1; e++) {
-    const img = d.imageIndex ? (d.imageIndex[e] as number) : e;
-    if (img !== image) {
-      image = img;
-      conditions.set(d.conditions.subarray(e * d.conditionSize, (e + 1) * d.conditionSize), img * d.conditionSize);
-    }
-  }
-  return {
-    images,
-    labels: new Uint8Array(count),
-    count,
-    shape: [h, w, c],
-    classes: 0,
-    conditions,
-    conditionSize: d.conditionSize,
-  };
-}
 
 export interface Table2Row {
   model: string;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CLIP_MODEL_ID } from '../../shared/arch/coco.js';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
@@ -49,6 +50,8 @@ export interface PackageInput {
   weights?: WeightType;
   /** who may read it (default: public for system ids, private in an owner's namespace) */
   visibility?: Manifest['visibility'];
+  /** long text: the encoder package the conditions came from */
+  textEncoder?: { id: string; version: string; sha256: string };
 }
 
 export async function writeModelPackage(dir: string, input: PackageInput): Promise<Manifest> {
@@ -81,7 +84,14 @@ export async function writeModelPackage(dir: string, input: PackageInput): Promi
     image: { height, width, channels },
     latentDim: spec.latentDim,
     conditioning: spec.decoder.condition.join,
-    ...(spec.task === 'long-text' ? { textEncoder: 'clip-vit-b32-text' } : {}),
+    ...(spec.task === 'long-text'
+      ? input.textEncoder
+        ? {
+            textEncoder: `${input.textEncoder.id}@${input.textEncoder.version}`,
+            textEncoderSha256: input.textEncoder.sha256,
+          }
+        : { textEncoder: CLIP_MODEL_ID }
+      : {}),
     ...(input.visibility ? { visibility: input.visibility } : {}),
     serving: height >= 256 ? 'gpu' : 'edge',
     weightType: input.weights ?? 'float32',

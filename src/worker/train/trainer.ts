@@ -32,6 +32,11 @@ export interface TrainOptions {
    */
   klWeightFrom?: number;
   klAnnealEpochs?: number;
+  /**
+   * where the examples came from (dataset source, text encoder): kept in the checkpoint, so export
+   * scores on the same data and names the same encoder, and a resume on other data is refused
+   */
+  data?: Record<string, unknown>;
 }
 
 /** β at a (fractional) point of training. */
@@ -130,6 +135,7 @@ export async function train(
     klWeight: options.klWeight,
     klWeightFrom: options.klWeightFrom ?? options.klWeight,
     klAnnealEpochs: options.klAnnealEpochs ?? 0,
+    ...(options.data ? { data: options.data } : {}),
   };
   let state: ModelState = { values: initialValues(info.params, options.seed), adam: undefined };
   let history: EpochRecord[] = [];
@@ -153,6 +159,12 @@ export async function train(
           `cannot resume ${options.outDir}: it was trained with ${key}=${saved.meta.config[key]}, now ${key}=${config[key]}`,
         );
       }
+    }
+    const savedData = saved.meta.config.data;
+    if (savedData && options.data && JSON.stringify(savedData) !== JSON.stringify(options.data)) {
+      throw new Error(
+        `cannot resume ${options.outDir}: it was trained on ${JSON.stringify(savedData)}, now ${JSON.stringify(options.data)}`,
+      );
     }
     state = saved.state;
     history = saved.meta.history;

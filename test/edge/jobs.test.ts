@@ -94,6 +94,45 @@ describe('training jobs', () => {
     await call(a, 'POST', `/v1/training-jobs/${job.id}/cancel`, undefined, user());
   });
 
+  it("takes every architecture in the catalogue, fills in its defaults, and refuses the other task's dataset", async () => {
+    const a = app();
+    const coco = await call(
+      a,
+      'POST',
+      '/v1/training-jobs',
+      { architecture: 'coco-128-concat' },
+      user({ 'idempotency-key': 'c1' }),
+    );
+    expect(coco.status, await coco.clone().text()).toBe(201);
+    const job = (await coco.json()) as { id: string; config: Record<string, unknown> };
+    expect(job.config).toMatchObject({
+      architecture: 'coco-128-concat',
+      dataset: { name: 'synth-coco', images: 1000, seed: 1 },
+      epochs: 2,
+      batchSize: 64,
+    });
+    await call(a, 'POST', `/v1/training-jobs/${job.id}/cancel`, undefined, user());
+    const mismatch = await call(
+      a,
+      'POST',
+      '/v1/training-jobs',
+      { architecture: 'coco-64-add', dataset: { name: 'fashion-mnist' } },
+      user({ 'idempotency-key': 'c2' }),
+    );
+    expect(mismatch.status).toBe(400);
+    expect(((await mismatch.json()) as { error: { message: string } }).error.message).toMatch(
+      /coco-64-add is a long-text model; fashion-mnist trains short-text models/,
+    );
+    const prefix = await call(
+      a,
+      'POST',
+      '/v1/training-jobs',
+      { architecture: 'coco-64-add', dataset: { name: 'coco', prefix: '../etc/' } },
+      user({ 'idempotency-key': 'c3' }),
+    );
+    expect(prefix.status).toBe(400);
+  });
+
   it('workers lease, heartbeat and complete; the job reports progress, model and a signed webhook', async () => {
     const a = app();
     const created = (await (

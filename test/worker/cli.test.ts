@@ -13,7 +13,9 @@ describe('cvae CLI', () => {
   it('explains an unknown model and exits 2', async () => {
     const r = await cvae('train', 'fashion-xl');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown architecture 'fashion-xl'; choose one of: fashion-fc, fashion-conv, coco-64-add");
+    expect(r.stderr).toContain(
+      "unknown architecture 'fashion-xl'; choose one of: fashion-fc, fashion-conv, coco-64-add",
+    );
   });
 
   it('rejects a malformed option value', async () => {

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIP_VOCAB_PATH, generateClipPackage } from '../../src/worker/clip/local-encoder.js';
 import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
 import { type LocalS3, startLocalS3 } from '../../src/worker/registry/local-s3.js';
+import { push } from '../../src/worker/registry/registry.js';
 import { s3Store } from '../../src/worker/registry/s3-store.js';
 
 // Batch training end to end, through the edge only: the edge bundle in local workerd (D1 jobs,
@@ -18,14 +20,15 @@ let apiKey: string;
 const workers: ChildProcess[] = [];
 const workDirs = new Map<string, string>();
 const logs: string[] = [];
-const bucketKeys = (prefix: string) =>
+const bucket = () =>
   s3Store({
     bucket: s3.bucket,
     endpoint: s3.endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: s3.credentials,
-  }).list(prefix);
+  });
+const bucketKeys = (prefix: string) => bucket().list(prefix);
 
 beforeAll(async () => {
   s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'jobs-s3-')) });
@@ -170,6 +173,47 @@ describe('training jobs end to end', () => {
     expect(readdirSync(workDirs.get('worker-b') as string)).toEqual([]);
     expect(await bucketKeys(`checkpoints/${id}/`)).toEqual([]);
   }, 420_000);
+
+  it('a long-text job: the worker generates the synthetic set, trains coco-64-concat, publishes it with its text encoder', async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    // the registry's text encoder (tiny here) is what the worker conditions on and the edge embeds with
+    const clip = mkdtempSync(join(tmpdir(), 'e2e-clip-'));
+    await generateClipPackage({ config: 'tiny', seed: 1, vocab: CLIP_VOCAB_PATH, out: clip, version: 'tiny-e2e' });
+    await push(bucket(), clip);
+    const body = JSON.stringify({
+      architecture: 'coco-64-concat',
+      epochs: 1,
+      dataset: { name: 'synth-coco', images: 30 },
+      visibility: 'public',
+    });
+    const res = await api('/v1/training-jobs', { method: 'POST', body, headers: { 'idempotency-key': 'e2e-coco' } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { id, config } = (await res.json()) as Job & { config: { batchSize: number; dataset: { seed: number } } };
+    expect(config).toMatchObject({ batchSize: 64, dataset: { seed: 1 } }); // the architecture's defaults, stored
+    startWorker('worker-e');
+    const done = await until('completion', async () => {
+      const job = await getJob(id);
+      return job.status === 'succeeded' || job.status === 'failed' ? job : undefined;
+    });
+    expect(done.status, logs.join('')).toBe('succeeded');
+    const model = done.model as { id: string; version: string };
+    expect(model.id).toMatch(/\/coco-64-concat$/);
+    const detail = (await (await fetch(`${base}/v1/models/${model.id}`)).json()) as {
+      manifest: { task: string; textEncoder: string; textEncoderSha256: string; visibility: string };
+    };
+    expect(detail.manifest).toMatchObject({
+      task: 'long-text',
+      textEncoder: 'clip-vit-b32-text@tiny-e2e',
+      visibility: 'public',
+    });
+    const gen = await fetch(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'A red circle on a black background.', model: model.id, seed: 1 }),
+    });
+    expect(gen.status, await gen.clone().text()).toBe(200);
+    expect(((await gen.json()) as { condition: { type: string } }).condition.type).toBe('text');
+  }, 300_000);
 
   it('cancel: a running job stops within seconds (between batches), publishes nothing, and says so', async () => {
     for (const w of workers) w.kill('SIGKILL');

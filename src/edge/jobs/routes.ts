@@ -13,6 +13,7 @@ import {
   jobImageEpochs,
   leaseSchema,
   releaseSchema,
+  resolveJobConfig,
   trainingJobRequestSchema,
   trainingJobSchema,
 } from '../../shared/api/jobs-schemas.js';
@@ -174,15 +175,19 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
           );
         checkWebhookUrl(request.webhookUrl, config.webhookAllowHttpLoopback);
       }
-      const work = jobImageEpochs(request);
+      // stored complete: the architecture's defaults filled in, and where it will publish (the
+      // worker never decides the namespace)
+      const body = resolveJobConfig({
+        ...request,
+        modelId: jobModelId(callerOf(c), request.modelId, request.architecture),
+      });
+      const work = jobImageEpochs(body);
       if (work > config.jobBudget) {
         throw new CvaeError(
           'job_too_large',
-          `epochs × training images is ${work}; a job may ask for at most ${config.jobBudget} (fewer epochs or a subset)`,
+          `epochs × training examples is ${work}; a job may ask for at most ${config.jobBudget} (fewer epochs or a smaller dataset)`,
         );
       }
-      // the job records where it will publish: the worker never decides the namespace
-      const body = { ...request, modelId: jobModelId(callerOf(c), request.modelId, request.architecture) };
       const { job, created } = await createJob(
         db,
         keyOf(c),

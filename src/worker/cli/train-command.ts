@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { trainingDefaults } from '../../shared/arch/training-defaults.js';
 import { type FashionMnist, loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
 import { loadTrainingData } from '../data/training-data.js';
 import { type SharedDataset, sharedFromLabeled } from '../train/dataset.js';
-import { trainingDefaults } from '../train/defaults.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
 import { addDataOptions, type DataFlags, dataRecord, dataSourceFrom, stageBars } from './data-options.js';
 import { intOption, numberOption } from './options.js';

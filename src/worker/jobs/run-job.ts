@@ -1,21 +1,18 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Lease, trainingJobRequestSchema } from '../../shared/api/jobs-schemas.js';
-import { FASHION_ARCHITECTURES } from '../../shared/arch/fashion.js';
+import { type Lease, resolveJobConfig, trainingJobRequestSchema } from '../../shared/api/jobs-schemas.js';
+import { ARCHITECTURES } from '../../shared/arch/catalogue.js';
+import { trainingDefaults } from '../../shared/arch/training-defaults.js';
 import { CvaeError } from '../../shared/errors.js';
-import type { Manifest } from '../../shared/manifest.js';
 import { ownerOf } from '../../shared/model-id.js';
-import { loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
-import { testSet } from '../data/training-data.js';
-import { evaluate, runModel } from '../eval/evaluate.js';
-import { chooseExtractors } from '../eval/extractors.js';
+import { scoreModel } from '../eval/score.js';
 import type { ObjectStore } from '../registry/object-store.js';
 import { writeModelPackage } from '../registry/package.js';
 import { push } from '../registry/registry.js';
-import { sharedFromLabeled } from '../train/dataset.js';
 import { type EpochRecord, train } from '../train/trainer.js';
 import type { EdgeJobsClient } from './edge-client.js';
+import { jobTrainingData } from './job-data.js';
 import { retireJob } from './retention.js';
 
 /**
@@ -40,8 +37,8 @@ export interface RunJobOptions {
 
 export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'completed' | 'stopped' | 'cancelled'> {
   const { job } = lease;
-  const config = trainingJobRequestSchema.parse(job.config);
-  const spec = FASHION_ARCHITECTURES[config.architecture];
+  const config = resolveJobConfig(trainingJobRequestSchema.parse(job.config));
+  const spec = ARCHITECTURES[config.architecture];
   if (!spec) throw new CvaeError('bad_job', `unknown architecture ${config.architecture}`);
   // the edge resolved the namespace when the job was created; a job never publishes a system id
   const modelId = config.modelId;
@@ -94,19 +91,24 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
     }
   }, CANCEL_POLL_MS);
   try {
-    const fm = await loadFashionMnist();
-    const split = config.dataset.subset ? takeFirst(fm.train, config.dataset.subset) : fm.train;
-    const data = sharedFromLabeled(split.pixels, split.labels, [split.height, split.width, 1], 10);
+    const { data, record } = await jobTrainingData(spec, config, {
+      store: opts.store,
+      workDir: opts.workDir,
+      evalLimit: EVAL_IMAGES,
+      log: (line) => opts.log(`${job.id}: ${line}`),
+    });
     const result = await train(
       spec,
-      data,
+      data.train,
       {
         epochs: config.epochs,
         batchSize: config.batchSize,
         seed: config.seed,
         learningRate: config.learningRate,
         weightDecay: config.weightDecay,
-        klWeight: 1, // the paper's plain ELBO for the Fashion-MNIST models
+        // the paper's plain ELBO for the Fashion models, the long-text models' β per size
+        klWeight: trainingDefaults(spec).klWeight,
+        data: record,
         replicas: Math.max(1, Math.min(2, Math.floor(config.batchSize / 2))),
         outDir: runDir,
         resume,
@@ -151,27 +153,8 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       return 'stopped';
     }
 
-    // export, score on part of the test set, publish, complete
-    const set = testSet(fm, EVAL_IMAGES);
-    const extractors = await chooseExtractors({});
-    const report = await evaluate(
-      await runModel(spec, result.state.values, set, config.seed),
-      set,
-      extractors.features,
-      extractors.judge,
-    );
-    extractors.dispose();
-    const metrics: Manifest['metrics'] = {
-      testImages: report.count,
-      mse: report.posteriorMean.mse,
-      mseSampled: report.sampled.mse,
-      ssim: report.posteriorMean.ssimGaussian,
-      ssimUniform7: report.posteriorMean.ssimUniform7,
-      fid: report.fidGenerated,
-      fidReconstructed: report.fidReconstructed,
-      fidExtractor: report.fidExtractor,
-      ...(report.classAccuracy === undefined ? {} : { classAccuracy: report.classAccuracy }),
-    };
+    // score on held-out images, export, publish, complete
+    const { metrics } = await scoreModel(spec, result.state.values, data.eval, {}, config.seed);
     const packageDir = join(runDir, 'package');
     await rm(packageDir, { recursive: true, force: true });
     const manifest = await writeModelPackage(packageDir, {
@@ -180,6 +163,15 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       version: `job-${job.id.replace(/^job_/, '')}`,
       visibility: config.visibility,
       metrics,
+      ...(data.textEncoder
+        ? {
+            textEncoder: {
+              id: data.textEncoder.manifest.id,
+              version: data.textEncoder.manifest.version,
+              sha256: data.textEncoder.sha256,
+            },
+          }
+        : {}),
       training: {
         architecture: spec.id,
         config: { ...config },

@@ -1,4 +1,4 @@
-import type { CvaeSpec } from '../../shared/arch/spec.js';
+import type { CvaeSpec } from './spec.js';
 
 /**
  * Training defaults per architecture, one home for `cvae train`, training jobs and Table 2.

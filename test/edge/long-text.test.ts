@@ -34,6 +34,7 @@ describe('long-text generation at the edge', () => {
     expect(body.condition).toEqual({
       type: 'text',
       sentences: ['A red circle at the top left.', 'A blue square below it.'],
+      route: { kind: 'long-text', reason: 'the request names coco-64-concat' },
     });
     const png = decode(Uint8Array.from(atob(body.data[0]?.b64_json as string), (c) => c.charCodeAt(0)));
     expect([png.width, png.height, png.channels]).toEqual([64, 64, 3]);
@@ -47,6 +48,27 @@ describe('long-text generation at the edge', () => {
       })
     ).json()) as Generation;
     expect(other.data[0]?.b64_json).not.toBe(body.data[0]?.b64_json);
+  });
+
+  it('routes a prompt with no model: a scene to the long-text default, one clothing item to Fashion', async () => {
+    const app = buildEdgeApp({ ...s3(), DEFAULT_MODELS: '{"64":"coco-64-concat"}' }, 'test');
+    const scene = await post(app, '/v1/images/generations', {
+      prompt: 'A large red circle at the top left on a black background.',
+      seed: 1,
+    });
+    expect(scene.status).toBe(200);
+    const body = (await scene.json()) as Generation & { condition: { route: unknown } };
+    expect(body.model.id).toBe('coco-64-concat');
+    expect(body.condition).toMatchObject({
+      type: 'text',
+      route: { kind: 'long-text', reason: 'names no clothing item' },
+    });
+    const dress = (await (await post(app, '/v1/images/generations', { prompt: 'Make a dress', seed: 1 })).json()) as {
+      model: { id: string };
+      condition: { className: string; route: { kind: string } };
+    };
+    expect(dress.model.id).toBe('fashion-conv');
+    expect(dress.condition).toMatchObject({ className: 'Dress', route: { kind: 'short-text' } });
   });
 
   it('serves /v1/embeddings: 512 floats, sentences averaged', async () => {

@@ -11,6 +11,7 @@ import type { ModelCache } from '../generation/model-cache.js';
 import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
 import type { Manifest } from '../manifest.js';
 import { parseModelRef, quote } from '../model-id.js';
+import { type PromptRoute, routePrompt } from '../prompt/route-prompt.js';
 import { contentType, MANIFEST_FILE } from '../registry/layout.js';
 import { moveLatest } from '../registry/promote.js';
 import {
@@ -49,6 +50,8 @@ export interface ApiDeps {
   /** default model id per image size; `defaultSize` picks when the request names neither */
   defaultModels: Record<number, string>;
   defaultSize: number;
+  /** the size a prompt routed to long text is drawn at when it names no size (default 64) */
+  longTextSize?: number;
   /**
    * Set at the edge: requests for sizes ≥ `gpuMinSize`, or for models whose manifest says
    * `serving: "gpu"`, go to the GPU worker through this.
@@ -251,7 +254,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     if (deps.forward && request.size !== undefined && request.size >= (deps.gpuMinSize ?? 256)) {
       return deps.forward(resolved, accept, caller) as never;
     }
-    const manifest = named ?? (await resolveModel(deps, request, caller));
+    const route = routeFor(deps, request);
+    const manifest = named ?? (await resolveModel(deps, request, caller, route.size));
     if (deps.forward && manifest.serving === 'gpu') return deps.forward(resolved, accept, caller) as never;
 
     const generation = await generateImages(
@@ -279,7 +283,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
           b64_json: toBase64(encodePng(batchImage(generation.batch, i))),
           seed: s,
         })),
-        condition: generation.condition,
+        condition: {
+          ...generation.condition,
+          route: route.route ?? { kind: manifest.task, reason: routeReason(request) },
+        },
       },
       200,
       headers,
@@ -420,9 +427,35 @@ async function modelDetail(deps: ApiDeps, id: string, manifest: Manifest) {
   };
 }
 
+/**
+ * With neither a model nor a size, the prompt decides (src/shared/prompt/route-prompt.ts): short
+ * text goes to the default size's model, long text to `longTextSize`'s when one is configured.
+ */
+function routeFor(deps: ApiDeps, request: GenerationRequest): { size?: number; route?: PromptRoute } {
+  if (request.model || request.size !== undefined) return {};
+  const route = routePrompt(request.prompt);
+  const longSize = deps.longTextSize ?? 64;
+  if (route.kind === 'long-text' && deps.defaultModels[longSize]) return { size: longSize, route };
+  return {
+    size: deps.defaultSize,
+    route:
+      route.kind === 'long-text'
+        ? { kind: 'short-text', reason: `${route.reason}, but no long-text model is configured here` }
+        : route,
+  };
+}
+
+const routeReason = (request: GenerationRequest) =>
+  request.model ? `the request names ${request.model}` : `the request asks for ${request.size}px`;
+
 /** The model a request asks for, checked against the requested size and the caller's rights. */
-async function resolveModel(deps: ApiDeps, request: GenerationRequest, caller: Caller): Promise<Manifest> {
-  const size = request.size ?? (request.model ? undefined : deps.defaultSize);
+async function resolveModel(
+  deps: ApiDeps,
+  request: GenerationRequest,
+  caller: Caller,
+  routedSize?: number,
+): Promise<Manifest> {
+  const size = request.size ?? (request.model ? undefined : (routedSize ?? deps.defaultSize));
   const ref = request.model ?? (size !== undefined ? deps.defaultModels[size] : undefined);
   if (!ref) {
     const sizes = Object.keys(deps.defaultModels).join(', ');

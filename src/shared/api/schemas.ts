@@ -65,6 +65,11 @@ export const generationRequestSchema = z
 
 export type GenerationRequest = z.infer<typeof generationRequestSchema>;
 
+const routeSchema = z.object({ kind: z.enum(['short-text', 'long-text']), reason: z.string() }).meta({
+  description:
+    'Which kind of model drew it and why: with no model and no size, the prompt decides (one clothing item → short text; a scene → long text)',
+});
+
 export const conditionSchema = z
   .discriminatedUnion('type', [
     z.object({
@@ -73,8 +78,9 @@ export const conditionSchema = z
       className: z.string(),
       matched: z.string().meta({ description: 'the words of the prompt that chose the class' }),
       synonym: z.string(),
+      route: routeSchema.optional(),
     }),
-    z.object({ type: z.literal('text'), sentences: z.array(z.string()) }),
+    z.object({ type: z.literal('text'), sentences: z.array(z.string()), route: routeSchema.optional() }),
   ])
   .meta({ id: 'Condition', description: 'How the prompt was read.' });
 

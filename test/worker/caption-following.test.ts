@@ -27,6 +27,7 @@ describe('caption following on the synthetic scenes', () => {
         background: 1,
         position: 1,
         colour: 1,
+        shape: 1,
         all: 1,
         images: 54,
         prompts: 54,
@@ -42,6 +43,19 @@ describe('caption following on the synthetic scenes', () => {
     expect(score.position).toBe(0);
     expect(score.colour).toBeLessThan(0.5);
     expect(score.all).toBe(0);
+  });
+
+  it('reads every shape at both sizes, large and small, on every background', async () => {
+    for (const shape of ['circle', 'square', 'triangle'] as const) {
+      for (const size of ['small', 'large'] as const) {
+        for (const background of ['white', 'black', 'gray']) {
+          const scene = { background, objects: [{ colour: 'blue', shape, size, position: 4, count: 1 }] };
+          expect(readScene(await render(sceneSvg(scene, 64)), 64).shape, `${size} ${shape} on ${background}`).toBe(
+            shape,
+          );
+        }
+      }
+    }
   });
 
   it('sees no object in a blank image', () => {

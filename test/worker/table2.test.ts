@@ -39,7 +39,7 @@ describe('cvae experiment table2', () => {
       expect(row, table).toBeDefined();
       const cells = (row as string).split('|').map((c) => c.trim());
       expect(Number(cells[4])).toBeGreaterThan(0); // MSE
-      expect(cells[9]).toMatch(/^\d+% \/ \d+% \/ \d+%$/); // caption following, read back
+      expect(cells[9]).toMatch(/^\d+% \/ \d+% \/ \d+% \/ \d+%$/); // caption following, read back
       expect(cells[10]).toBe('1'); // epochs
       expect(cells[11]).toBe('5'); // β from --kl-weight
       expect(existsSync(join(out, `coco-64-${join_}`, 'generations.png'))).toBe(true);

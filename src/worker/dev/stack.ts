@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CvaeError } from '../../shared/errors.js';
+import { ensureGeneratedClip } from '../clip/local-encoder.js';
 import { MODELS_DIR } from '../eval/classifier-store.js';
 import { startLocalS3 } from '../registry/local-s3.js';
 import { objectStoreSource, push } from '../registry/registry.js';
@@ -19,6 +20,9 @@ import { applyMigrations } from './migrations.js';
  *   `cvae worker` pulling training jobs from the edge (CPU backend here).
  * State lives in .cache/stack/ and survives restarts; Ctrl-C stops everything.
  */
+/** The long-text models the repository ships (models/<id>/), served by default per size. */
+export const LONG_TEXT_DEFAULTS: Record<number, string> = { 64: 'coco-64-concat' };
+
 export interface StackOptions {
   dir: string;
   edgePort: number;
@@ -42,11 +46,24 @@ export async function runStack(opts: StackOptions): Promise<void> {
     credentials: s3.credentials,
   };
   const store = s3Store(s3Config);
-  try {
-    await push(store, join(MODELS_DIR, 'fashion-conv'));
-    step('seeded the bucket with the bundled fashion-conv');
-  } catch (error) {
-    if ((error as CvaeError).code !== 'version_exists') throw error;
+  const seed = async (what: string, packageDir: string) => {
+    try {
+      await push(store, packageDir, { by: 'cvae stack' });
+      step(`seeded the bucket with ${what}`);
+    } catch (error) {
+      if ((error as CvaeError).code !== 'version_exists') throw error;
+    }
+  };
+  await seed('the bundled fashion-conv', join(MODELS_DIR, 'fashion-conv'));
+  // long text: the text encoder the shipped long-text models were trained with (CLIP ViT-B/32's
+  // text graph with seeded weights: the same bytes on every machine, made once and cached)
+  const clipDir = await ensureGeneratedClip('full', 1);
+  await seed('the text encoder (clip-vit-b32-text, generated)', clipDir);
+  const defaultModels: Record<number, string> = { 28: 'fashion-conv' };
+  for (const [size, id] of Object.entries(LONG_TEXT_DEFAULTS)) {
+    if (!existsSync(join(MODELS_DIR, id, 'manifest.json'))) continue;
+    await seed(`the shipped ${id}`, join(MODELS_DIR, id));
+    defaultModels[Number(size)] = id;
   }
 
   step('starting the GPU worker’s generation server (cvae serve)…');
@@ -56,6 +73,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
     modelsDir: MODELS_DIR,
     registry: objectStoreSource(store),
     secret: secrets.gpu,
+    defaultModels,
   });
 
   step('building the edge bundle and starting it in local workerd…');
@@ -71,6 +89,10 @@ export async function runStack(opts: StackOptions): Promise<void> {
       S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
       GPU_WORKER_URL: serve.url,
+      DEFAULT_MODELS: JSON.stringify(defaultModels),
+      // the full-size text encoder is embedded by cvae serve: in workerd it would need about 1 GB
+      // (docs/DEPLOY.md); the edge decodes
+      TEXT_ENCODER: 'gpu',
       GPU_WORKER_SECRET: secrets.gpu,
       WORKER_TOKEN: secrets.worker,
       ADMIN_TOKEN: secrets.admin,
@@ -127,6 +149,11 @@ export async function runStack(opts: StackOptions): Promise<void> {
       '',
       'Try:',
       `  curl -s ${edgeUrl}/v1/images/generations -H 'content-type: application/json' -d '{"prompt":"Make a dress","n":4,"seed":1}'`,
+      ...(defaultModels[64]
+        ? [
+            `  curl -s ${edgeUrl}/v1/images/generations -H 'content-type: application/json' -d '{"prompt":"A large red circle at the top left on a black background.","n":4,"seed":1}'`,
+          ]
+        : []),
       `  curl -s ${edgeUrl}/v1/training-jobs -H 'authorization: Bearer ${secrets.apiKey}' -H 'idempotency-key: first-job' -H 'content-type: application/json' -d '{"architecture":"fashion-fc","epochs":2,"dataset":{"name":"fashion-mnist","subset":5000},"modelId":"my-fashion"}'`,
       '',
       'State is kept in .cache/stack/. Ctrl-C stops everything.',

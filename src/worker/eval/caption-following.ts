@@ -8,7 +8,9 @@ import { BACKGROUNDS, COLOURS, describeScene, POSITIONS, type Scene, SHAPES } fr
  * direction from the background, so blurred objects are read fairly). MSE and SSIM
  * only judge reconstructions; this judges generations, the thing a user of the API sees.
  *
- * Chance levels: background 1/3, position 1/9, colour 1/6.
+ * and shape (circle, square or triangle: from the object mask's outline, below).
+ *
+ * Chance levels: background 1/3, position 1/9, colour 1/6, shape 1/3.
  */
 export interface ProbePrompt {
   caption: string;
@@ -21,6 +23,7 @@ export interface SceneReading {
   position: number;
   /** undefined when nothing in that cell differs enough from the background */
   colour: string | undefined;
+  shape: string | undefined;
 }
 
 export interface CaptionFollowing {
@@ -28,7 +31,8 @@ export interface CaptionFollowing {
   background: number;
   position: number;
   colour: number;
-  /** background, position and colour all right */
+  shape: number;
+  /** background, position and colour all right (shape is reported on its own) */
   all: number;
   images: number;
   prompts: number;
@@ -107,7 +111,8 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
     if ((saliency[c] as number) > (saliency[position] as number)) position = c;
   }
   const background = nearest(bg, BACKDROPS);
-  if ((saliency[position] as number) < MIN_SALIENCY) return { background, position, colour: undefined };
+  if ((saliency[position] as number) < MIN_SALIENCY)
+    return { background, position, colour: undefined, shape: undefined };
   let max = 0;
   const inCell = (i: number) => cellOf(Math.floor(i / size)) * 3 + cellOf(i % size) === position;
   for (let i = 0; i < n; i++) if (inCell(i)) max = Math.max(max, d[i] as number);
@@ -119,6 +124,13 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
     for (let c = 0; c < 3; c++) sum[c] = (sum[c] as number) + (pixels[i * 3 + c] as number);
     count++;
   }
+  // the outline: an object may reach past its cell's edge, so look half a cell further around it
+  const mask = new Uint8Array(n);
+  const [cy, cx] = [Math.floor(position / 3), position % 3];
+  const lo = (k: number) => Math.max(0, Math.floor(((k - 0.5) * size) / 3));
+  const hi = (k: number) => Math.min(size - 1, Math.ceil(((k + 1.5) * size) / 3));
+  for (let y = lo(cy); y <= hi(cy); y++)
+    for (let x = lo(cx); x <= hi(cx); x++) if ((d[y * size + x] as number) >= threshold) mask[y * size + x] = 1;
   const colour =
     count === 0
       ? undefined
@@ -126,7 +138,38 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
           sum.map((s) => s / count),
           bg,
         );
-  return { background, position, colour };
+  return { background, position, colour, shape: count === 0 ? undefined : maskShape(mask, size) };
+}
+
+/**
+ * Circle, square or triangle from an object mask: a triangle (apex up) is much narrower in the top
+ * quarter of its box than in the bottom quarter; a square fills its box (a circle fills π/4 of it).
+ */
+export function maskShape(mask: Uint8Array, size: number): string {
+  let [x0, y0, x1, y1] = [size, size, -1, -1];
+  let area = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    const x = i % size;
+    const y = Math.floor(i / size);
+    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+    area++;
+  }
+  const w = x1 - x0 + 1;
+  const h = y1 - y0 + 1;
+  const bandWidth = (from: number, to: number) => {
+    let widest = 0;
+    for (let y = Math.round(from); y <= Math.round(to); y++) {
+      let row = 0;
+      for (let x = x0; x <= x1; x++) row += mask[y * size + x] as number;
+      widest = Math.max(widest, row);
+    }
+    return widest;
+  };
+  const top = bandWidth(y0, y0 + (h - 1) / 4);
+  const bottom = bandWidth(y1 - (h - 1) / 4, y1);
+  if (top < 0.6 * bottom) return 'triangle';
+  return area / (w * h) > 0.88 ? 'square' : 'circle';
 }
 
 /**
@@ -161,7 +204,7 @@ export function scoreCaptionFollowing(
   size: number,
 ): CaptionFollowing {
   let total = 0;
-  const hits = { background: 0, position: 0, colour: 0, all: 0 };
+  const hits = { background: 0, position: 0, colour: 0, shape: 0, all: 0 };
   for (const [p, prompt] of prompts.entries()) {
     const want = prompt.scene.objects[0];
     if (!want) continue;
@@ -171,7 +214,9 @@ export function scoreCaptionFollowing(
         background: seen.background === prompt.scene.background,
         position: seen.position === want.position,
         colour: seen.colour === want.colour,
+        shape: seen.shape === want.shape,
       };
+      if (ok.shape) hits.shape++;
       total++;
       if (ok.background) hits.background++;
       if (ok.position) hits.position++;
@@ -184,6 +229,7 @@ export function scoreCaptionFollowing(
     background: frac(hits.background),
     position: frac(hits.position),
     colour: frac(hits.colour),
+    shape: frac(hits.shape),
     all: frac(hits.all),
     images: total,
     prompts: prompts.length,

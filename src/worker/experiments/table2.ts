@@ -164,14 +164,14 @@ export function table2Markdown(rows: Table2Row[], note: string): string {
     '',
     note,
     '',
-    '| Model | Size | Conditioning | MSE | MSE (sampled z) | SSIM (Gaussian 11x11) | FID generations | FID reconstructions | Follows caption: background / position / colour | Epochs | β | Train time | Examples/s |',
+    '| Model | Size | Conditioning | MSE | MSE (sampled z) | SSIM (Gaussian 11x11) | FID generations | FID reconstructions | Follows caption: background / position / colour / shape | Epochs | β | Train time | Examples/s |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const pc = (x: number) => `${Math.round(x * 100)}%`;
   for (const r of rows) {
     const p = r.report;
     lines.push(
-      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${fid(p.fidGenerated)} | ${fid(p.fidReconstructed)} | ${r.captionFollowing ? `${pc(r.captionFollowing.background)} / ${pc(r.captionFollowing.position)} / ${pc(r.captionFollowing.colour)}` : 'n/a'} | ${r.epochs} | ${r.klWeight} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
+      `| ${r.model} | ${r.size}x${r.size} | ${r.join === 'add' ? 'addition' : 'concatenation'} | ${f(p.posteriorMean.mse, 2)} | ${f(p.sampled.mse, 2)} | ${f(p.posteriorMean.ssimGaussian)} | ${fid(p.fidGenerated)} | ${fid(p.fidReconstructed)} | ${r.captionFollowing ? `${pc(r.captionFollowing.background)} / ${pc(r.captionFollowing.position)} / ${pc(r.captionFollowing.colour)} / ${pc(r.captionFollowing.shape)}` : 'n/a'} | ${r.epochs} | ${r.klWeight} | ${formatSeconds(r.trainSeconds)} | ${r.imagesPerSecond.toFixed(0)} |`,
     );
   }
   const bySize = new Map<number, Table2Row[]>();
@@ -192,7 +192,7 @@ export function table2Markdown(rows: Table2Row[], note: string): string {
     '',
     'MSE is the per-image sum of squared pixel errors over all RGB values in [0, 1], decoded from the posterior mean. FIDs from different extractors are not comparable with each other or with the paper (Inception on real COCO).',
     '',
-    'Follows caption (synthetic data only): 54 probe prompts, one per colour × position ("A large red circle at the top left on a gray background."), 4 samples each from z ~ N(0, I); a fixed reading of each image (src/worker/eval/caption-following.ts: background = the median colour, position = the 3x3 cell farthest from it, colour = that cell\'s object pixels) is compared with the prompt. Chance is 33% / 11% / 17%; the rendered scenes themselves score 100%.',
+    'Follows caption (synthetic data only): 54 probe prompts, one per colour × position ("A large red circle at the top left on a gray background."), 4 samples each from z ~ N(0, I); a fixed reading of each image (src/worker/eval/caption-following.ts: background = the median colour, position = the 3x3 cell farthest from it, colour = that cell\'s object pixels, shape = their outline) is compared with the prompt. Chance is 33% / 11% / 17% / 33%; the rendered scenes themselves score 100%.',
     '',
     '## Figures',
     '',

@@ -13,6 +13,14 @@ import type { EpochRecord } from '../train/trainer.js';
 import { addDataOptions, checkpointData, type DataFlags, type DataRecord } from './data-options.js';
 import { addFidOptions, intOption } from './options.js';
 
+/** This command's arguments, without --trained-by (recorded on its own). */
+function exportArgs(): string[] {
+  const args = process.argv.slice(2);
+  const at = args.findIndex((a) => a === '--trained-by' || a.startsWith('--trained-by='));
+  if (at < 0) return args;
+  return [...args.slice(0, at), ...args.slice(at + (args[at]?.includes('=') ? 1 : 2))];
+}
+
 export function registerExport(program: Command): void {
   addDataOptions(
     addFidOptions(
@@ -26,6 +34,7 @@ export function registerExport(program: Command): void {
         .option('--version <v>', 'version name (default: a UTC timestamp, v20261127-065500)')
         .option('--no-evaluate', 'skip scoring on held-out images (the manifest then has no metrics)')
         .option('--test-limit <n>', 'score on the first n held-out images only', intOption(2))
+        .option('--trained-by <command>', 'the command that trained the checkpoint, recorded in the manifest')
         .addOption(
           new Option('--weights <type>', 'weight storage: float16 halves the files (the edge bundle uses it)')
             .choices(['float32', 'float16'])
@@ -43,6 +52,7 @@ export function registerExport(program: Command): void {
           version?: string;
           evaluate: boolean;
           testLimit?: number;
+          trainedBy?: string;
           weights: WeightType;
         },
     ) => {
@@ -90,7 +100,7 @@ export function registerExport(program: Command): void {
           backend: backend.label,
           epochs: meta.epoch,
         },
-        command: `cvae ${process.argv.slice(2).join(' ')}`,
+        command: [flags.trainedBy, `cvae ${exportArgs().join(' ')}`].filter(Boolean).join(' && '),
       });
       console.log(
         JSON.stringify(

@@ -5,6 +5,7 @@ import { CvaeError } from '../../shared/errors.js';
 import type { CocoYear } from '../data/coco.js';
 import {
   type DataSource,
+  encoderIdentity,
   loadTrainingData,
   type Progress,
   SYNTH_DEFAULT,
@@ -62,16 +63,7 @@ export function dataSourceFrom(spec: CvaeSpec, flags: DataFlags): DataSource {
 export function dataRecord(source: DataSource, textEncoder?: TextEncoderChoice): Record<string, unknown> {
   return {
     ...source,
-    ...(textEncoder
-      ? {
-          textEncoder: {
-            id: textEncoder.manifest.id,
-            version: textEncoder.manifest.version,
-            sha256: textEncoder.sha256,
-            dir: textEncoder.dir,
-          },
-        }
-      : {}),
+    ...(textEncoder ? { textEncoder: { ...encoderIdentity(textEncoder), dir: textEncoder.dir } } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
 import type { Manifest } from '../../shared/manifest.js';
-import { chooseTextEncoder, type TextEncoderChoice } from '../data/training-data.js';
+import { chooseTextEncoder, encoderIdentity } from '../data/training-data.js';
 import type { ExtractorChoice } from '../eval/extractors.js';
 import { scoreModel } from '../eval/score.js';
 import { roundToFloat16 } from '../onnx/float16.js';
@@ -68,21 +68,14 @@ export function registerExport(program: Command): void {
           : state.values;
       const version = flags.version ?? defaultVersion();
       let metrics: Manifest['metrics'];
-      let textEncoder: (Pick<TextEncoderChoice, 'sha256'> & { id: string; version: string }) | undefined =
-        recorded?.textEncoder;
+      let textEncoder: ReturnType<typeof encoderIdentity> | undefined = recorded?.textEncoder;
       if (flags.evaluate) {
         const data = await checkpointData(spec, recorded, flags, flags.testLimit);
         console.error(`${spec.id}: scoring on ${data.eval.count} held-out images…`);
         metrics = (await scoreModel(spec, values, data.eval, flags)).metrics;
-        if (data.textEncoder)
-          textEncoder = {
-            id: data.textEncoder.manifest.id,
-            version: data.textEncoder.manifest.version,
-            sha256: data.textEncoder.sha256,
-          };
+        if (data.textEncoder) textEncoder = encoderIdentity(data.textEncoder);
       } else if (spec.task === 'long-text' && !textEncoder) {
-        const chosen = await chooseTextEncoder(flags.clip);
-        textEncoder = { id: chosen.manifest.id, version: chosen.manifest.version, sha256: chosen.sha256 };
+        textEncoder = encoderIdentity(await chooseTextEncoder(flags.clip));
       }
       const id = flags.id ?? spec.id;
       const out = flags.out ?? `dist/models/${id}/${version}`;

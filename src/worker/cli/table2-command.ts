@@ -14,6 +14,7 @@ import { onnxExtractor } from '../eval/onnx-extractor.js';
 import { randomCnnExtractor } from '../eval/random-cnn.js';
 import { evaluateForTable2, type Table2Row, writeTable2 } from '../experiments/table2.js';
 import { initBackend } from '../tf/backend.js';
+import { stageBars } from './data-options.js';
 import { addFidOptions, intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
 import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithBar } from './train-command.js';
@@ -114,16 +115,7 @@ export function registerTable2(experiment: Command): void {
       `Text encoder: ${clipManifest.id}@${clipManifest.version} (${clipManifest.description}). ` +
       `FID extractor: ${rows[0]?.report.fidExtractor ?? 'n/a'}. Validation images: ${rows[0]?.report.count ?? 0}.`;
     for (const size of flags.sizes) {
-      let bar: ReturnType<typeof createBar> | undefined;
-      let stage = '';
-      const onProgress = (s: string, done: number, total: number) => {
-        if (s !== stage) {
-          bar?.stop();
-          stage = s;
-          bar = createBar(s, total);
-        }
-        bar?.update(done);
-      };
+      const onProgress = stageBars();
       const common = {
         dir: dataDir,
         year,
@@ -138,7 +130,7 @@ export function registerTable2(experiment: Command): void {
       };
       const train = await prepareCocoSplit({ ...common, split: 'train' });
       const val = await prepareCocoSplit({ ...common, split: 'val', fraction: 1 });
-      bar?.stop();
+      onProgress.stop();
       const set = evalSetFrom(val, flags.evalLimit);
       const extractor: FeatureExtractor =
         (flags.fidOnnx ?? process.env.CVAE_FID_ONNX)

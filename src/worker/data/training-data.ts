@@ -37,6 +37,13 @@ export interface TextEncoderChoice {
   key: string;
 }
 
+/** How manifests and checkpoints name a text encoder: its package and the sha256 of its weights. */
+export const encoderIdentity = (te: TextEncoderChoice) => ({
+  id: te.manifest.id,
+  version: te.manifest.version,
+  sha256: te.sha256,
+});
+
 export interface TrainingData {
   train: SharedDataset;
   eval: EvalSet;

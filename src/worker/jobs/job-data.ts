@@ -6,7 +6,13 @@ import { CLIP_MODEL_ID } from '../../shared/arch/coco.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
 import { sha256Hex } from '../../shared/generation/model-cache.js';
-import { chooseTextEncoder, type DataSource, loadTrainingData, type TrainingData } from '../data/training-data.js';
+import {
+  chooseTextEncoder,
+  type DataSource,
+  encoderIdentity,
+  loadTrainingData,
+  type TrainingData,
+} from '../data/training-data.js';
 import type { ObjectStore } from '../registry/object-store.js';
 import { pull } from '../registry/registry.js';
 
@@ -40,18 +46,7 @@ export async function jobTrainingData(
     ...(textEncoder ? { textEncoder } : {}),
   });
   // what the checkpoint records: no local paths, so another worker can resume it
-  const record = {
-    ...dataset,
-    ...(textEncoder
-      ? {
-          textEncoder: {
-            id: textEncoder.manifest.id,
-            version: textEncoder.manifest.version,
-            sha256: textEncoder.sha256,
-          },
-        }
-      : {}),
-  };
+  const record = { ...dataset, ...(textEncoder ? { textEncoder: encoderIdentity(textEncoder) } : {}) };
   return { data, record };
 }
 

@@ -6,6 +6,7 @@ import { ARCHITECTURES } from '../../shared/arch/catalogue.js';
 import { trainingDefaults } from '../../shared/arch/training-defaults.js';
 import { CvaeError } from '../../shared/errors.js';
 import { ownerOf } from '../../shared/model-id.js';
+import { encoderIdentity } from '../data/training-data.js';
 import { scoreModel } from '../eval/score.js';
 import type { ObjectStore } from '../registry/object-store.js';
 import { writeModelPackage } from '../registry/package.js';
@@ -163,15 +164,7 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       version: `job-${job.id.replace(/^job_/, '')}`,
       visibility: config.visibility,
       metrics,
-      ...(data.textEncoder
-        ? {
-            textEncoder: {
-              id: data.textEncoder.manifest.id,
-              version: data.textEncoder.manifest.version,
-              sha256: data.textEncoder.sha256,
-            },
-          }
-        : {}),
+      ...(data.textEncoder ? { textEncoder: encoderIdentity(data.textEncoder) } : {}),
       training: {
         architecture: spec.id,
         config: { ...config },

@@ -82,6 +82,41 @@ describe('long-text generation at the edge', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('answers /v1/embeddings as OpenAI clients send it: arrays, encoding_format, dimensions, user', async () => {
+    const app = buildEdgeApp(s3(), 'test');
+    const res = await post(app, '/v1/embeddings', {
+      input: [caption, 'Two green triangles.'],
+      model: 'clip-vit-b32-text',
+      encoding_format: 'float',
+      user: 'user-123',
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = (await res.json()) as {
+      object: string;
+      data: { object: string; index: number; embedding: number[] }[];
+      usage: { prompt_tokens: number };
+    };
+    expect(body.object).toBe('list');
+    expect(body.data.map((d) => [d.object, d.index, d.embedding.length])).toEqual([
+      ['embedding', 0, 512],
+      ['embedding', 1, 512],
+    ]);
+    expect(body.usage.prompt_tokens).toBeGreaterThan(10);
+    // base64: little-endian float32, the same numbers
+    const b64 = (await (await post(app, '/v1/embeddings', { input: caption, encoding_format: 'base64' })).json()) as {
+      data: { embedding: string }[];
+    };
+    const bytes = Uint8Array.from(atob(b64.data[0]?.embedding as string), (ch) => ch.charCodeAt(0));
+    const floats = Array.from(new Float32Array(bytes.buffer));
+    expect(floats).toHaveLength(512);
+    floats.forEach((v, i) => {
+      expect(v).toBeCloseTo(body.data[0]?.embedding[i] as number, 6);
+    });
+    const wrongWidth = await post(app, '/v1/embeddings', { input: caption, dimensions: 256 });
+    expect(wrongWidth.status).toBe(400);
+    expect(((await wrongWidth.json()) as { error: { message: string } }).error.message).toMatch(/512-d/);
+  });
+
   it('can take the embedding from the GPU worker instead (TEXT_ENCODER=gpu)', async () => {
     const app = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu' }, 'test');
     const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });

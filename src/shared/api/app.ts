@@ -294,18 +294,42 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   });
 
   app.openapi(embeddingRoute, async (c) => {
-    const { input, model } = c.req.valid('json');
+    const { input, model, encoding_format, dimensions } = c.req.valid('json');
     const ref = parseModelRef(model);
     const manifest = await readableManifest(deps, callerOf(c), ref.id, ref.version);
     if (manifest.task !== 'text-encoder') {
       throw new CvaeError('unsupported_model', `${ref.id} is a ${manifest.task} model, not a text encoder`);
     }
-    const { embedding, sentences } = await (await deps.models.textEncoder(model)).embed(input);
+    const encoder = await deps.models.textEncoder(model);
+    if (dimensions !== undefined && dimensions !== encoder.dim) {
+      throw new CvaeError(
+        'invalid_request',
+        `dimensions: ${ref.id} makes ${encoder.dim}-d embeddings, not ${dimensions}`,
+      );
+    }
+    const texts = typeof input === 'string' ? [input] : input;
+    const data = [];
+    let tokens = 0;
+    for (const [index, text] of texts.entries()) {
+      const { embedding, sentences } = await encoder.embed(text);
+      tokens += encoder.tokenCount(text);
+      data.push({
+        object: 'embedding' as const,
+        index,
+        embedding:
+          encoding_format === 'base64'
+            ? toBase64(new Uint8Array(embedding.buffer, embedding.byteOffset, embedding.byteLength))
+            : Array.from(embedding),
+        sentences,
+      });
+    }
     return c.json(
       {
+        object: 'list' as const,
         model: { id: manifest.id, version: manifest.version },
-        data: [{ index: 0, embedding: Array.from(embedding) }],
-        sentences,
+        data,
+        sentences: data[0]?.sentences ?? [],
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
       },
       200,
     );

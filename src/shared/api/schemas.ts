@@ -127,27 +127,50 @@ export const healthSchema = z
   .object({ ok: z.boolean(), runtime: z.string(), version: z.string() })
   .meta({ id: 'Health' });
 
+const embeddingText = z
+  .string()
+  .trim()
+  .min(1, 'input is empty')
+  .max(MAX_PROMPT_CHARS, `input is longer than ${MAX_PROMPT_CHARS} characters`);
+export const MAX_EMBEDDING_INPUTS = 64;
+
+/** OpenAI's embeddings request, as its official client sends it (`encoding_format` always). */
 export const embeddingRequestSchema = z
   .strictObject({
-    input: z
-      .string()
-      .trim()
-      .min(1, 'input is empty')
-      .max(MAX_PROMPT_CHARS, `input is longer than ${MAX_PROMPT_CHARS} characters`)
-      .meta({ example: 'A red circle at the top left. A blue square below it.' }),
+    input: z.union([embeddingText, z.array(embeddingText).min(1).max(MAX_EMBEDDING_INPUTS)]).meta({
+      description: `a text, or up to ${MAX_EMBEDDING_INPUTS} texts (one embedding each)`,
+      example: 'A red circle at the top left. A blue square below it.',
+    }),
     model: z
       .string()
       .max(200)
       .regex(MODEL_REF_PATTERN, 'a text-encoder model: "<id>" or "<id>@<version>"')
       .default('clip-vit-b32-text')
       .meta({ description: 'Text-encoder model id, optionally pinned ("clip-vit-b32-text@v1")' }),
+    encoding_format: z
+      .enum(['float', 'base64'])
+      .default('float')
+      .meta({ description: '"base64": each embedding as little-endian float32 bytes, base64 (as OpenAI)' }),
+    dimensions: z.number().int().positive().optional().meta({ description: "must be the encoder's width (512)" }),
+    user: z.string().max(256).optional().meta({ description: 'an end-user id (accepted for OpenAI compatibility)' }),
   })
   .meta({ id: 'EmbeddingRequest' });
 
 export const embeddingResponseSchema = z
   .object({
+    object: z.literal('list'),
     model: z.object({ id: z.string(), version: z.string() }),
-    data: z.array(z.object({ index: z.number().int(), embedding: z.array(z.number()) })),
-    sentences: z.array(z.string()).meta({ description: 'the sentences embedded and averaged (paper 3.4)' }),
+    data: z.array(
+      z.object({
+        object: z.literal('embedding'),
+        index: z.number().int(),
+        embedding: z.union([z.array(z.number()), z.string()]),
+        sentences: z.array(z.string()).meta({ description: 'the sentences embedded and averaged (paper 3.4)' }),
+      }),
+    ),
+    sentences: z
+      .array(z.string())
+      .meta({ description: "the first input's sentences (kept for clients of the single-input form)" }),
+    usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
   })
   .meta({ id: 'EmbeddingResponse' });

@@ -61,6 +61,11 @@ export class ClipTextEncoder {
     return out;
   }
 
+  /** Tokens the encoder reads for a text, start and end tokens included, sentence by sentence. */
+  tokenCount(text: string): number {
+    return splitSentences(text).reduce((n, s) => n + this.tokenizer.encodeForModel(s).ids.length, 0);
+  }
+
   async embed(text: string): Promise<TextEmbedding> {
     const sentences = splitSentences(text);
     if (sentences.length === 0) throw new CvaeError('invalid_request', 'the text has no words to embed');

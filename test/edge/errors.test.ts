@@ -21,6 +21,8 @@ const cases: [string, string, Record<string, string> | undefined, number, string
   ['seed too large', '{"prompt":"dress","seed":4294967296}', undefined, 400, 'invalid_request'],
   ['unknown field', '{"prompt":"dress","promt":"x"}', undefined, 400, 'invalid_request'],
   ['bad response_format', '{"prompt":"dress","response_format":"jpeg"}', undefined, 400, 'invalid_request'],
+  ['size not square', '{"prompt":"dress","size":"28x64"}', undefined, 400, 'invalid_request'],
+  ['size a word', '{"prompt":"dress","size":"big"}', undefined, 400, 'invalid_request'],
   ['unknown model', '{"prompt":"dress","model":"nope"}', undefined, 404, 'model_not_found'],
   ['unknown version', '{"prompt":"dress","model":"fashion-conv@v999"}', undefined, 404, 'model_not_found'],
   ['malformed model', '{"prompt":"dress","model":"Bad Model!"}', undefined, 400, 'invalid_request'],
@@ -69,6 +71,17 @@ describe('generation errors', () => {
       expect(res.headers.get('allow')).toBe(allow);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
     }
+  });
+
+  it('takes OpenAI\'s "WxH" size form, and still documents every route in /openapi.json', async () => {
+    const res = await call('{"prompt":"dress","size":"28x28","seed":1}');
+    expect(res.status, await res.clone().text()).toBe(200);
+    const doc = await exports.default.fetch('http://edge/openapi.json');
+    expect(doc.status).toBe(200);
+    const paths = Object.keys(((await doc.json()) as { paths: Record<string, unknown> }).paths);
+    expect(paths).toEqual(
+      expect.arrayContaining(['/v1/images/generations', '/v1/models/{id}/promote', '/v1/embeddings']),
+    );
   });
 
   it('quotes at most a short prefix of bad input and never names internal endpoints', async () => {

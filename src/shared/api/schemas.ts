@@ -44,11 +44,19 @@ export const generationRequestSchema = z
       .default(1)
       .meta({ description: `Number of images, 1–${MAX_IMAGES}.` }),
     size: z
-      .number()
-      .int()
-      .positive()
+      .union([
+        z.number().int().positive(),
+        // OpenAI clients send "256x256": square sizes only
+        z
+          .string()
+          .regex(/^\d{1,4}x\d{1,4}$/, 'size is a number or "<n>x<n>"')
+          .refine((v) => v.split('x')[0] === v.split('x')[1], 'only square sizes are made ("256x256")')
+          .transform((v) => Number(v.split('x')[0])),
+      ])
       .optional()
-      .meta({ description: 'Image side in pixels (28, 64, 128, 256). 256 is generated on the GPU worker.' }),
+      .meta({
+        description: 'Image side in pixels (28, 64, 128, 256), or OpenAI\'s "256x256". 256 is generated on the GPU worker.',
+      }),
     seed: z
       .number()
       .int()

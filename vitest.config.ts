@@ -40,6 +40,7 @@ export default defineConfig({
                 ADMIN_TOKEN: 'admin-token',
                 WEBHOOK_SECRET: 'hook-secret',
                 WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
+                REQUEST_LOG: 'false',
                 GPU_WORKER_URL: inject('gpuWorkerUrl'),
                 GPU_WORKER_SECRET: inject('gpuWorkerSecret'),
                 GPU_TIMEOUT_MS: '5000',

@@ -58,6 +58,8 @@ export interface Env {
   WEBHOOK_ALLOW_HTTP_LOOPBACK?: string;
   /** comma-separated origins allowed to call the API from browsers; default * */
   CORS_ORIGINS?: string;
+  /** "false" turns off the JSON log line per request (Workers Logs / wrangler tail); default on */
+  REQUEST_LOG?: string;
 }
 
 const numberVar = (value: string | undefined, fallback: number) => {
@@ -109,6 +111,9 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     ...(env.TEXT_ENCODER === 'gpu' ? { embed: gpuEmbedder(gpu) } : {}),
     identify: edgeIdentify({ db: env.DB, adminToken: env.ADMIN_TOKEN, limits }),
     limits,
+    ...(env.REQUEST_LOG === 'false'
+      ? {}
+      : { log: (entry: Record<string, unknown>) => console.log(JSON.stringify(entry)) }),
     ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()) } : {}),
     models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
     defaultModels: defaultModels(env),

@@ -28,6 +28,7 @@ import { etagMatches } from './conditional.js';
 import { describeIssues, errorResponse, handleError } from './errors.js';
 import { methodNotAllowed, namespacedModelPath } from './paths.js';
 import { PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_HTML, PLAYGROUND_JS } from './playground.js';
+import { logFields, type RequestLog, requestIds, requestLog } from './request-log.js';
 import {
   embeddingRequestSchema,
   embeddingResponseSchema,
@@ -71,8 +72,8 @@ export interface ApiDeps {
   limits?: RateLimits;
   /** origins allowed to call the API from browsers (CORS); default '*' */
   corsOrigins?: string[];
-  /** sent to the GPU worker with forwarded requests so it applies the same access rules */
-  forwardCaller?: boolean;
+  /** one structured line per request (src/shared/api/request-log.ts); default: none */
+  log?: RequestLog;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -218,6 +219,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       methodNotAllowed(app, c) ??
       errorResponse(c, 'not_found', `No route ${c.req.method} ${quote(c.req.path)}; see /openapi.json`),
   );
+  app.use(requestIds());
+  app.use(requestLog(deps.log));
   // nosniff and friends on everything; the playground's CSP is set on its route
   app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
   app.use(
@@ -226,7 +229,15 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       origin: deps.corsOrigins ?? '*',
       allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-request-id'],
       allowMethods: ['GET', 'POST', 'OPTIONS'],
-      exposeHeaders: ['etag', 'retry-after', 'x-cvae-model', 'x-cvae-seed', 'x-content-sha256', 'x-cvae-served-by'],
+      exposeHeaders: [
+        'etag',
+        'retry-after',
+        'x-request-id',
+        'x-cvae-model',
+        'x-cvae-seed',
+        'x-content-sha256',
+        'x-cvae-served-by',
+      ],
       maxAge: 600,
     }),
   );
@@ -248,6 +259,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const resolved = { ...request, seed };
     const accept = c.req.header('accept');
     const caller = callerOf(c);
+    logFields(c, { n: request.n, ...(request.size !== undefined ? { size: request.size } : {}) });
     // a named model is checked here, before any forwarding: the GPU worker never sees a request
     // for a model the caller may not read
     const named = request.model ? await resolveModel(deps, request, caller) : undefined;
@@ -256,6 +268,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     }
     const route = routeFor(deps, request);
     const manifest = named ?? (await resolveModel(deps, request, caller, route.size));
+    logFields(c, { model: `${manifest.id}@${manifest.version}` });
     if (deps.forward && manifest.serving === 'gpu') return deps.forward(resolved, accept, caller) as never;
 
     const generation = await generateImages(
@@ -300,6 +313,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     if (manifest.task !== 'text-encoder') {
       throw new CvaeError('unsupported_model', `${ref.id} is a ${manifest.task} model, not a text encoder`);
     }
+    logFields(c, { model: `${manifest.id}@${manifest.version}`, n: typeof input === 'string' ? 1 : input.length });
     const encoder = await deps.models.textEncoder(model);
     if (dimensions !== undefined && dimensions !== encoder.dim) {
       throw new CvaeError(

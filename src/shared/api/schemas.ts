@@ -55,7 +55,8 @@ export const generationRequestSchema = z
       ])
       .optional()
       .meta({
-        description: 'Image side in pixels (28, 64, 128, 256), or OpenAI\'s "256x256". 256 is generated on the GPU worker.',
+        description:
+          'Image side in pixels (28, 64, 128, 256), or OpenAI\'s "256x256". 256 is generated on the GPU worker.',
       }),
     seed: z
       .number()

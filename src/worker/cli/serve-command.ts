@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { MODELS_DIR } from '../eval/classifier-store.js';
 import { objectStoreSource } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
+import { requestLogger } from '../serve/logger.js';
 import { startServer } from '../serve/server.js';
 import { intOption } from './options.js';
 
@@ -27,6 +28,7 @@ export function registerServe(program: Command): void {
         modelsDir: flags.models,
         ...(flags.registry ? { registry: objectStoreSource(s3Store(s3ConfigFromEnv())) } : {}),
         ...(secret ? { secret } : {}),
+        log: requestLogger('cvae serve'),
       });
       console.error(
         `cvae serve: ${server.url} (models: ${flags.registry ? 'registry + ' : ''}${flags.models}; ${secret ? 'generation needs the shared secret' : 'no auth'})`,

@@ -64,7 +64,8 @@ export function startLocalEdge(
       GENERATE_LIMITER: minute(opts.limits?.generate ?? DEFAULT_LIMITS.generatePerPeriod),
       AUTH_LIMITER: minute(opts.limits?.auth ?? DEFAULT_LIMITS.authFailuresPerPeriod),
     },
-    bindings: opts.bindings ?? {},
+    // request logs only where asked for (the stack): tests and benches stay quiet
+    bindings: { REQUEST_LOG: 'false', ...(opts.bindings ?? {}) },
   });
 }
 

@@ -8,6 +8,7 @@ import { MODELS_DIR } from '../eval/classifier-store.js';
 import { startLocalS3 } from '../registry/local-s3.js';
 import { objectStoreSource, push } from '../registry/registry.js';
 import { s3Store } from '../registry/s3-store.js';
+import { requestLogger } from '../serve/logger.js';
 import { startServer } from '../serve/server.js';
 import { buildEdgeBundle, startLocalEdge } from './local-edge.js';
 import { applyMigrations } from './migrations.js';
@@ -74,6 +75,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
     registry: objectStoreSource(store),
     secret: secrets.gpu,
     defaultModels,
+    log: requestLogger('cvae serve'),
   });
 
   step('building the edge bundle and starting it in local workerd…');
@@ -99,6 +101,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
       WEBHOOK_SECRET: secrets.webhook,
       // the local stack's webhooks may go to http://127.0.0.1 (never in production)
       WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
+      REQUEST_LOG: 'true',
     },
   });
   const edgeUrl = (await edge.ready).toString().replace(/\/$/, '');

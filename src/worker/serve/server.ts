@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'hono/utils/buffer';
 import { type Caller, DEFAULT_LIMITS, type RateLimits, tooManyRequests } from '../../shared/api/access.js';
 import { createApi } from '../../shared/api/app.js';
 import { errorResponse, handleError } from '../../shared/api/errors.js';
+import type { RequestLog } from '../../shared/api/request-log.js';
 import { ModelCache } from '../../shared/generation/model-cache.js';
 import { type BlobSource, layeredSource } from '../../shared/registry/blob-source.js';
 import { RegistryReader } from '../../shared/registry/reader.js';
@@ -28,6 +29,8 @@ export interface ServeOptions {
   /** when set, generation requires `Authorization: Bearer <secret>` (what the edge sends) */
   secret?: string;
   defaultModels?: Record<number, string>;
+  /** one structured line per request (`requestLogger` in logger.ts); default: none */
+  log?: RequestLog;
   /** generations per client per minute, failed authentications per address per minute */
   limits?: { generatePerMinute?: number; authFailuresPerMinute?: number };
 }
@@ -86,6 +89,7 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   const api = createApi({
     identify: serveIdentify(opts.secret),
     limits,
+    ...(opts.log ? { log: opts.log } : {}),
     models: new ModelCache(new RegistryReader(layeredSource(...sources)), nodeRuntime),
     defaultModels: opts.defaultModels ?? { 28: 'fashion-conv' },
     defaultSize: 28,

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { createApi } from '../../src/shared/api/app.js';
+import { ModelCache } from '../../src/shared/generation/model-cache.js';
+import { RegistryReader } from '../../src/shared/registry/reader.js';
+import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
+import { folderSource } from '../../src/worker/registry/folder-source.js';
+
+// Request ids on every response and one structured log line per request, without prompts or keys.
+async function app(lines: Record<string, unknown>[]) {
+  return createApi({
+    models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeRuntime),
+    defaultModels: { 28: 'fashion-conv' },
+    defaultSize: 28,
+    runtime: 'test',
+    codeVersion: 'test',
+    log: (entry) => lines.push(entry),
+  });
+}
+const generate = (a: Awaited<ReturnType<typeof app>>, body: unknown, headers: Record<string, string> = {}) =>
+  a.request('/v1/images/generations', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+describe('request ids and logs', () => {
+  it('echoes a well-formed X-Request-Id, replaces a malformed one, and makes one otherwise', async () => {
+    const a = await app([]);
+    const mine = await generate(a, { prompt: 'a secret dress', seed: 1 }, { 'x-request-id': 'abc-123_X' });
+    expect(mine.headers.get('x-request-id')).toBe('abc-123_X');
+    const bad = await generate(a, { prompt: 'a dress' }, { 'x-request-id': 'no spaces <script>' });
+    expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    for (const res of [
+      await a.request('/nope'),
+      await a.request('/v1/models/no-such'),
+      await generate(a, { prompt: '' }),
+    ])
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('puts the id on forwarded answers too', async () => {
+    const a = createApi({
+      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeRuntime),
+      defaultModels: { 28: 'fashion-conv' },
+      defaultSize: 28,
+      runtime: 'test',
+      codeVersion: 'test',
+      forward: async () => new Response('{}', { headers: { 'content-type': 'application/json' } }),
+    });
+    const res = await generate(a, { prompt: 'a dress', size: 256 }, { 'x-request-id': 'fwd-1' });
+    expect(res.headers.get('x-request-id')).toBe('fwd-1');
+  });
+
+  it('logs one line per request with id, route, status, duration, model, n and size, never the prompt or a key', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const a = await app(lines);
+    const res = await generate(
+      a,
+      { prompt: 'a very secret dress', n: 3, size: 28, seed: 1 },
+      { 'x-request-id': 'req-1', authorization: 'Bearer cvae_supersecret' },
+    );
+    expect(res.status).toBe(200);
+    await a.request('/v1/models/fashion-conv');
+    await generate(a, { prompt: 'a toaster', seed: 1 });
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatchObject({
+      requestId: 'req-1',
+      method: 'POST',
+      route: '/v1/images/generations',
+      status: 200,
+      model: 'fashion-conv@v2',
+      n: 3,
+      size: 28,
+    });
+    expect(typeof lines[0]?.ms).toBe('number');
+    expect(lines[1]).toMatchObject({ route: '/v1/models/:id', status: 200 });
+    expect(lines[2]).toMatchObject({ status: 400 });
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('secret');
+    expect(text).not.toContain('toaster');
+  });
+});

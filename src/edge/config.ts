@@ -67,6 +67,12 @@ const numberVar = (value: string | undefined, fallback: number) => {
   return value !== undefined && value !== '' && Number.isFinite(n) ? n : fallback;
 };
 
+/** Request log lines for Workers Logs; idle lease polls (204: nothing queued) are left out. */
+function edgeRequestLog(entry: Record<string, unknown>): void {
+  if (entry.route === '/v1/worker/lease' && entry.status === 204) return;
+  console.log(JSON.stringify(entry));
+}
+
 export function rateLimits(env: Env): RateLimits {
   return {
     ...(env.GENERATE_LIMITER ? { generate: env.GENERATE_LIMITER } : {}),
@@ -111,9 +117,7 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     ...(env.TEXT_ENCODER === 'gpu' ? { embed: gpuEmbedder(gpu) } : {}),
     identify: edgeIdentify({ db: env.DB, adminToken: env.ADMIN_TOKEN, limits }),
     limits,
-    ...(env.REQUEST_LOG === 'false'
-      ? {}
-      : { log: (entry: Record<string, unknown>) => console.log(JSON.stringify(entry)) }),
+    ...(env.REQUEST_LOG === 'false' ? {} : { log: edgeRequestLog }),
     ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()) } : {}),
     models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
     defaultModels: defaultModels(env),

@@ -42,6 +42,22 @@ describe('cvae serve', () => {
     expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
   });
 
+  it('exposes Prometheus metrics that count the traffic it served', async () => {
+    const before = await (await fetch(`${server.url}/metrics`)).text();
+    const count = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? 0);
+    const generated = /cvae_generated_images_total\{model="fashion-conv@v2",size=""\} (\d+)/;
+    const ok = /cvae_http_requests_total\{route="\/v1\/images\/generations",model="fashion-conv@v2",status="200"\} (\d+)/;
+    for (const n of [2, 3]) expect((await generate({ prompt: 'a coat', n, seed: 1 })).status).toBe(200);
+    expect((await generate({ prompt: 'a toaster' })).status).toBe(400);
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const after = await res.text();
+    expect(count(after, generated) - count(before, generated)).toBe(5);
+    expect(count(after, ok) - count(before, ok)).toBe(2);
+    expect(after).toMatch(/cvae_http_requests_total\{route="\/v1\/images\/generations",model="[^"]*",status="400"\} \d+/);
+    expect(after).toMatch(/cvae_http_request_duration_seconds_bucket\{le="0.5",route="\/v1\/images\/generations"/);
+  });
+
   it('matches the edge engine (onnxruntime-web) pixel for pixel on most images', async () => {
     const web = createApi({
       models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeWebRuntime),

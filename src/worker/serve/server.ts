@@ -12,6 +12,7 @@ import { RegistryReader } from '../../shared/registry/reader.js';
 import { nodeRuntime } from '../onnx/runtime.js';
 import { folderSource } from '../registry/folder-source.js';
 import { codeVersion } from '../registry/package.js';
+import { serveMetrics } from './metrics.js';
 import { memoryRateLimiter } from './rate-limit.js';
 
 /**
@@ -80,6 +81,7 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   const sources: BlobSource[] = [];
   if (opts.registry) sources.push(opts.registry);
   if (opts.modelsDir) sources.push(await folderSource(opts.modelsDir));
+  const metrics = serveMetrics();
   const period = DEFAULT_LIMITS.periodSeconds;
   const limits: RateLimits = {
     generate: memoryRateLimiter(opts.limits?.generatePerMinute ?? DEFAULT_LIMITS.generatePerPeriod, period),
@@ -89,7 +91,10 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   const api = createApi({
     identify: serveIdentify(opts.secret),
     limits,
-    ...(opts.log ? { log: opts.log } : {}),
+    log: (entry) => {
+      metrics.observe(entry);
+      opts.log?.(entry);
+    },
     models: new ModelCache(new RegistryReader(layeredSource(...sources)), nodeRuntime),
     defaultModels: opts.defaultModels ?? { 28: 'fashion-conv' },
     defaultSize: 28,
@@ -102,6 +107,10 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
     app.use('/v1/images/generations', requireSecret(opts.secret, limits));
     app.use('/v1/embeddings', requireSecret(opts.secret, limits));
   }
+  // Prometheus scrapes this (infra/k8s: the scrape annotations); not part of the public API
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
   app.route('/', api);
   return app;
 }

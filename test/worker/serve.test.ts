@@ -46,7 +46,8 @@ describe('cvae serve', () => {
     const before = await (await fetch(`${server.url}/metrics`)).text();
     const count = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? 0);
     const generated = /cvae_generated_images_total\{model="fashion-conv@v2",size=""\} (\d+)/;
-    const ok = /cvae_http_requests_total\{route="\/v1\/images\/generations",model="fashion-conv@v2",status="200"\} (\d+)/;
+    const ok =
+      /cvae_http_requests_total\{route="\/v1\/images\/generations",model="fashion-conv@v2",status="200"\} (\d+)/;
     for (const n of [2, 3]) expect((await generate({ prompt: 'a coat', n, seed: 1 })).status).toBe(200);
     expect((await generate({ prompt: 'a toaster' })).status).toBe(400);
     const res = await fetch(`${server.url}/metrics`);
@@ -54,7 +55,9 @@ describe('cvae serve', () => {
     const after = await res.text();
     expect(count(after, generated) - count(before, generated)).toBe(5);
     expect(count(after, ok) - count(before, ok)).toBe(2);
-    expect(after).toMatch(/cvae_http_requests_total\{route="\/v1\/images\/generations",model="[^"]*",status="400"\} \d+/);
+    expect(after).toMatch(
+      /cvae_http_requests_total\{route="\/v1\/images\/generations",model="[^"]*",status="400"\} \d+/,
+    );
     expect(after).toMatch(/cvae_http_request_duration_seconds_bucket\{le="0.5",route="\/v1\/images\/generations"/);
   });
 

@@ -298,7 +298,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
         })),
         condition: {
           ...generation.condition,
-          route: route.route ?? { kind: manifest.task, reason: routeReason(request) },
+          route: routeTaken(manifest, request, route.route),
         },
       },
       200,
@@ -474,13 +474,15 @@ function routeFor(deps: ApiDeps, request: GenerationRequest): { size?: number; r
   const route = routePrompt(request.prompt);
   const longSize = deps.longTextSize ?? 64;
   if (route.kind === 'long-text' && deps.defaultModels[longSize]) return { size: longSize, route };
-  return {
-    size: deps.defaultSize,
-    route:
-      route.kind === 'long-text'
-        ? { kind: 'short-text', reason: `${route.reason}, but no long-text model is configured here` }
-        : route,
-  };
+  return { size: deps.defaultSize, route };
+}
+
+/** What `condition.route` says: the prompt's route, or why another kind of model drew it. */
+function routeTaken(manifest: Manifest, request: GenerationRequest, route: PromptRoute | undefined): PromptRoute {
+  const kind = manifest.task === 'long-text' ? 'long-text' : 'short-text';
+  if (!route) return { kind, reason: routeReason(request) };
+  if (route.kind === kind) return route;
+  return { kind, reason: `${route.reason}, but the default model here is ${manifest.id}, a ${kind} model` };
 }
 
 const routeReason = (request: GenerationRequest) =>

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -13,7 +13,14 @@ import { applyMigrations } from '../../src/worker/dev/migrations.js';
 // The README's commands cannot rot: every curl line runs against the real edge bundle in local
 // workerd, and every `npm run cvae -- …` line names commands and options the CLI has.
 const README = readFileSync(join(__dirname, '../../README.md'), 'utf8');
-const codeLines = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split('\n'));
+const shellLines = (text: string) =>
+  [...text.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split('\n'));
+const codeLines = shellLines(README);
+// the topic pages' cvae commands are checked too (their curl lines use placeholders: <edge>, …)
+const DOCS = join(__dirname, '../../docs');
+const docLines = readdirSync(DOCS)
+  .filter((f) => f.endsWith('.md'))
+  .flatMap((f) => shellLines(readFileSync(join(DOCS, f), 'utf8')));
 
 /** Splits a shell line into words (quotes respected), dropping a trailing comment. */
 function shellWords(line: string): string[] {
@@ -24,7 +31,7 @@ function shellWords(line: string): string[] {
 }
 
 describe('README: cvae commands', () => {
-  const lines = codeLines.filter((l) => l.startsWith('npm run cvae -- '));
+  const lines = [...codeLines, ...docLines].filter((l) => l.startsWith('npm run cvae -- '));
   it('has some', () => expect(lines.length).toBeGreaterThan(15));
   for (const line of lines) {
     it(line.replace(/\s+#.*$/, ''), () => {

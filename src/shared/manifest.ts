@@ -19,9 +19,37 @@ export const modelFileSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a plain file name'),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  role: z.enum(['decoder', 'encoder', 'text-encoder', 'tokenizer', 'other']),
+  /**
+   * text-encoder-compact: the text encoder for the edge isolate (token rows in, int8 matrices);
+   * weights: an ONNX graph's external data; token-embeddings: the token table as float16 rows,
+   * read a shard at a time; token-embeddings-index: the sha256 of each shard, 32 bytes each
+   */
+  role: z.enum([
+    'decoder',
+    'encoder',
+    'text-encoder',
+    'text-encoder-compact',
+    'weights',
+    'token-embeddings',
+    'token-embeddings-index',
+    'tokenizer',
+    'other',
+  ]),
   inputs: z.array(tensorSignatureSchema).optional(),
   outputs: z.array(tensorSignatureSchema).optional(),
+  /** an ONNX graph whose large tensors are in another file of the package (its `location`) */
+  externalData: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .optional(),
+  /** token-embeddings: rows × width float16 values, in shards of `shardRows` rows */
+  table: z
+    .object({
+      rows: z.number().int().positive(),
+      width: z.number().int().positive(),
+      shardRows: z.number().int().positive(),
+    })
+    .optional(),
 });
 
 export const metricsSchema = z

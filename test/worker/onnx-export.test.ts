@@ -6,11 +6,11 @@ import { COCO_ARCHITECTURES } from '../../src/shared/arch/coco.js';
 import { FASHION_ARCHITECTURES } from '../../src/shared/arch/fashion.js';
 import { describeCvae, WHITENING } from '../../src/shared/arch/shapes.js';
 import type { CvaeSpec } from '../../src/shared/arch/spec.js';
+import { fromFloat16Bits, roundToFloat16, toFloat16Bits } from '../../src/shared/float16.js';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { decode, encode, oneHot } from '../../src/worker/model/cvae.js';
 import { createVariables, initialValues } from '../../src/worker/model/weights.js';
 import { exportDecoder, exportEncoder } from '../../src/worker/onnx/export-cvae.js';
-import { fromFloat16Bits, roundToFloat16, toFloat16Bits } from '../../src/worker/onnx/float16.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 
 /** Exercises what the Fashion models do not: batch norm (folded), text conditioning, odd sizes. */

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tokenizerFromVocabGz } from '../../src/shared/clip/tokenizer-loader.js';
 import { SerialSession } from '../../src/shared/generation/runtime.js';
 import { ClipTextEncoder } from '../../src/shared/text/text-encoder.js';
+import { fullGraphRunner } from '../../src/shared/text/token-runners.js';
 import { checkClipOnnx } from '../../src/worker/clip/publish.js';
 import { buildClipTextModel, CLIP_TEXT_CONFIGS, clipParameterCount } from '../../src/worker/clip/text-graph.js';
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
@@ -24,7 +25,7 @@ beforeAll(async () => {
       return session.run(feeds);
     },
   } as SerialSession;
-  encoder = new ClipTextEncoder(tokenizer, counting, nodeRuntime);
+  encoder = new ClipTextEncoder(tokenizer, fullGraphRunner(counting, nodeRuntime, 512));
 });
 
 describe('CLIP text graph', () => {

@@ -11,7 +11,7 @@
 
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import * as ort from 'onnxruntime-web/wasm';
-import type { OnnxRuntime } from '../../shared/generation/runtime.js';
+import type { OnnxRuntime, SessionOptions } from '../../shared/generation/runtime.js';
 import type { TensorSignature } from '../../shared/manifest.js';
 
 const sentinel = new ArrayBuffer(8);
@@ -35,9 +35,13 @@ function install(): void {
   ort.env.logLevel = 'error';
 }
 
-const create = (bytes: Uint8Array) => {
+const create = (bytes: Uint8Array, options: SessionOptions = {}) => {
   install();
-  return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: options.optimization ?? 'all',
+    ...(options.externalData ? { externalData: options.externalData } : {}),
+  });
 };
 
 /** Sessions made ahead of any request (see `prewarm`), waiting for the first createSession of the same bytes. */
@@ -80,9 +84,9 @@ export async function prewarm(
 
 export const webRuntime: OnnxRuntime = {
   name: `onnxruntime-web ${ort.env.versions.web ?? ''} (wasm, workerd)`,
-  createSession(bytes) {
-    const i = prewarmed.findIndex((p) => sameBytes(p.bytes, bytes));
-    if (i < 0) return create(bytes);
+  createSession(bytes, options) {
+    const i = options ? -1 : prewarmed.findIndex((p) => sameBytes(p.bytes, bytes));
+    if (i < 0) return create(bytes, options);
     const [hit] = prewarmed.splice(i, 1);
     return (hit as (typeof prewarmed)[number]).session;
   },

@@ -14,6 +14,10 @@ export function r2Source(bucket: R2Bucket, label = 'R2'): BlobSource {
         key,
       );
     },
+    async range(key, offset, length) {
+      const object = await bucket.get(key, { range: { offset, length } });
+      return object ? new Uint8Array(await object.arrayBuffer()) : undefined;
+    },
     async list(prefix) {
       const keys: string[] = [];
       let cursor: string | undefined;

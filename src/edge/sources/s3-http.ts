@@ -35,8 +35,8 @@ export function s3HttpSource(config: S3HttpConfig, fetcher: typeof fetch = fetch
       ? `${endpoint.protocol}//${config.bucket}.${endpoint.host}`
       : `${endpoint.origin}${endpoint.pathname.replace(/\/$/, '')}/${config.bucket}`;
   const label = `s3 ${base}`;
-  const send = async (url: string) => {
-    const signed = await client.sign(url, { method: 'GET' });
+  const send = async (url: string, headers: Record<string, string> = {}) => {
+    const signed = await client.sign(url, { method: 'GET', headers });
     return fetcher(signed);
   };
   const keyUrl = (key: string) => `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
@@ -56,6 +56,17 @@ export function s3HttpSource(config: S3HttpConfig, fetcher: typeof fetch = fetch
         () => res.arrayBuffer(),
         key,
       );
+    },
+    async range(key, offset, length) {
+      const res = await send(keyUrl(key), { range: `bytes=${offset}-${offset + length - 1}` });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return undefined;
+      }
+      if (!res.ok) throw new Error(`${label}: GET ${key} (range) → HTTP ${res.status}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      // 200 is a server that ignored Range and sent the whole object
+      return res.status === 206 ? bytes : bytes.slice(offset, offset + length);
     },
     async list(prefix) {
       const keys: string[] = [];

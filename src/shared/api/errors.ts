@@ -39,6 +39,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   model_mismatch: 409,
   model_integrity: 502,
   text_encoder_mismatch: 502,
+  text_encoder_unavailable: 503,
   jobs_unavailable: 503,
   gpu_unavailable: 503,
   gpu_timeout: 504,

@@ -4,7 +4,23 @@ import type { Manifest } from '../manifest.js';
 import { parseModelRef } from '../model-id.js';
 import type { RegistryReader } from '../registry/reader.js';
 import { ClipTextEncoder } from '../text/text-encoder.js';
-import { type OnnxRuntime, SerialSession } from './runtime.js';
+import { TokenRowStore } from '../text/token-rows.js';
+import { compactRunner, type EncodeTokens, fullGraphRunner } from '../text/token-runners.js';
+import { type OnnxRuntime, SerialSession, type SessionOptions } from './runtime.js';
+
+/**
+ * Which form of a text-encoder package to run: the full graph (CLIP's signature; the GPU server,
+ * the CLI), or the compact one (the edge isolate; src/worker/clip/text-graph.ts), refused with
+ * text_encoder_unavailable when the package has none or its weights exceed `maxBytes`.
+ */
+export type TextEncoderForm = { form: 'full' } | { form: 'compact'; maxBytes: number };
+
+export interface ModelCacheOptions {
+  /** how long the `latest` alias is trusted before it is read again */
+  latestTtlMs?: number;
+  now?: () => number;
+  textEncoder?: TextEncoderForm;
+}
 
 /** Lowercase hex sha256 with Web Crypto (Workers, Node ≥ 20, browsers). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -26,12 +42,19 @@ export class ModelCache {
   private readonly sessions = new Map<string, Promise<SerialSession>>();
   private readonly encoders = new Map<string, Promise<ClipTextEncoder>>();
 
+  private readonly latestTtlMs: number;
+  private readonly now: () => number;
+  readonly textEncoderForm: TextEncoderForm;
+
   constructor(
     readonly reader: RegistryReader,
     readonly runtime: OnnxRuntime,
-    private readonly latestTtlMs = 30_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: ModelCacheOptions = {},
+  ) {
+    this.latestTtlMs = options.latestTtlMs ?? 30_000;
+    this.now = options.now ?? Date.now;
+    this.textEncoderForm = options.textEncoder ?? { form: 'full' };
+  }
 
   async manifest(id: string, version = 'latest'): Promise<Manifest> {
     let resolved = version;
@@ -53,10 +76,27 @@ export class ModelCache {
     this.latest.delete(id);
   }
 
-  /** The session for a file of a model version (e.g. decoder.onnx), made once. */
-  session(manifest: Manifest, file: string): Promise<SerialSession> {
+  /**
+   * The session for a file of a model version (e.g. decoder.onnx), made once; with the file its
+   * manifest entry names as external data.
+   */
+  session(
+    manifest: Manifest,
+    file: string,
+    options: Pick<SessionOptions, 'optimization'> = {},
+  ): Promise<SerialSession> {
     return this.remember(this.sessions, `${manifest.id}@${manifest.version}/${file}`, async () => {
-      return new SerialSession(await this.runtime.createSession(await this.checkedBytes(manifest, file)));
+      const external = manifest.files.find((f) => f.name === file)?.externalData;
+      const [bytes, data] = await Promise.all([
+        this.checkedBytes(manifest, file),
+        external ? this.checkedBytes(manifest, external) : undefined,
+      ]);
+      return new SerialSession(
+        await this.runtime.createSession(bytes, {
+          ...options,
+          ...(external && data ? { externalData: [{ path: external, data }] } : {}),
+        }),
+      );
     });
   }
 
@@ -94,24 +134,55 @@ export class ModelCache {
       if (!model || !vocab) {
         throw new CvaeError('model_integrity', `${id}@${manifest.version} lacks a text-encoder or tokenizer file`);
       }
-      const [session, vocabBytes] = await Promise.all([
-        this.session(manifest, model.name),
+      const dim = model.outputs?.[0]?.shape[1];
+      const width = typeof dim === 'number' ? dim : 512;
+      const [encode, vocabBytes] = await Promise.all([
+        this.textEncoderForm.form === 'compact'
+          ? this.compactEncoder(manifest, width, this.textEncoderForm.maxBytes)
+          : this.fullEncoder(manifest, model, width),
         this.checkedBytes(manifest, vocab.name),
       ]);
-      const signature = {
-        input: model.inputs?.[0]?.name ?? 'input_ids',
-        output: model.outputs?.[0]?.name ?? 'text_embeds',
-      };
-      const dim = model.outputs?.[0]?.shape[1];
-      return new ClipTextEncoder(
-        await tokenizerFromVocabGz(vocabBytes),
-        session,
-        this.runtime,
-        typeof dim === 'number' ? dim : 512,
-        4096,
-        signature,
-      );
+      return new ClipTextEncoder(await tokenizerFromVocabGz(vocabBytes), encode, width, 4096);
     });
+  }
+
+  private async fullEncoder(manifest: Manifest, model: Manifest['files'][number], dim: number): Promise<EncodeTokens> {
+    const session = await this.session(manifest, model.name);
+    return fullGraphRunner(session, this.runtime, dim, {
+      input: model.inputs?.[0]?.name ?? 'input_ids',
+      output: model.outputs?.[0]?.name ?? 'text_embeds',
+    });
+  }
+
+  /** The compact graph with its token table, read a shard at a time (src/shared/text/token-rows.ts). */
+  private async compactEncoder(manifest: Manifest, dim: number, maxBytes: number): Promise<EncodeTokens> {
+    const where = `${manifest.id}@${manifest.version}`;
+    const graph = manifest.files.find((f) => f.role === 'text-encoder-compact');
+    const table = manifest.files.find((f) => f.role === 'token-embeddings');
+    const index = manifest.files.find((f) => f.role === 'token-embeddings-index');
+    if (!graph || !table?.table || !index) {
+      throw new CvaeError(
+        'text_encoder_unavailable',
+        `${where} has no compact form for the edge (cvae clip compact adds one)`,
+      );
+    }
+    const weights = manifest.files.find((f) => f.name === graph.externalData)?.bytes ?? 0;
+    if (graph.bytes + weights > maxBytes) {
+      throw new CvaeError(
+        'text_encoder_unavailable',
+        `${where}'s compact form has ${((graph.bytes + weights) / 2 ** 20).toFixed(1)} MiB of weights, more than the edge's ${(maxBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
+    }
+    const [session, indexBytes] = await Promise.all([
+      this.session(manifest, graph.name, { optimization: 'basic' }),
+      this.checkedBytes(manifest, index.name),
+    ]);
+    const rows = new TokenRowStore(
+      table.table,
+      (offset, length) => this.reader.fileRange(manifest, table.name, offset, length),
+      indexBytes,
+    );
+    return compactRunner(session, this.runtime, rows, dim);
   }
 
   /** Caches the promise; a failure is forgotten so the next request tries again. */

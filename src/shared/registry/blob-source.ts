@@ -19,6 +19,11 @@ export interface BlobSource {
   get(key: string): Promise<BlobObject | undefined>;
   /** every key under a prefix */
   list(prefix: string): Promise<string[]>;
+  /**
+   * `length` bytes from `offset` of an object (a range read), undefined when it does not exist;
+   * sources without it are read whole and sliced
+   */
+  range?(key: string, offset: number, length: number): Promise<Uint8Array | undefined>;
   /** writes an object; only sources the deployment may write (the bucket) have it */
   put?(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
 }
@@ -85,8 +90,27 @@ export function layeredSource(...sources: BlobSource[]): BlobSource {
       const all = await Promise.all(sources.map((s) => s.list(prefix)));
       return [...new Set(all.flat())].sort();
     },
+    async range(key, offset, length) {
+      for (const s of sources) {
+        const found = await readRange(s, key, offset, length);
+        if (found) return found;
+      }
+      return undefined;
+    },
     ...(writable
       ? { put: (key, bytes, type) => (writable.put as NonNullable<BlobSource['put']>)(key, bytes, type) }
       : {}),
   };
+}
+
+/** A range of an object through the source's range read, or the whole object sliced. */
+export async function readRange(
+  source: BlobSource,
+  key: string,
+  offset: number,
+  length: number,
+): Promise<Uint8Array | undefined> {
+  if (source.range) return source.range(key, offset, length);
+  const object = await source.get(key);
+  return object ? (await object.bytes()).slice(offset, offset + length) : undefined;
 }

@@ -1,7 +1,7 @@
 import { CvaeError } from '../errors.js';
 import { type Manifest, parseManifest } from '../manifest.js';
 import { isValidModelId, isValidVersion, MODEL_ID_HINT, quote } from '../model-id.js';
-import type { BlobObject, BlobSource } from './blob-source.js';
+import { type BlobObject, type BlobSource, readRange } from './blob-source.js';
 import { latestKey, MANIFEST_FILE, objectKey, PREFIX, versionsFromKeys } from './layout.js';
 
 export interface ModelListing {
@@ -58,6 +58,18 @@ export class RegistryReader {
       throw new CvaeError('model_not_found', `No version '${resolved}' of model '${id}'`);
     }
     return parseManifest(await decodeJson(object), `${id}@${resolved}`);
+  }
+
+  /** Bytes [offset, offset + length) of a file the manifest lists (the token table's shards). */
+  async fileRange(manifest: Manifest, name: string, offset: number, length: number): Promise<Uint8Array> {
+    if (!manifest.files.some((f) => f.name === name)) {
+      throw new CvaeError('file_not_found', `${manifest.id}@${manifest.version} has no file ${quote(name)}`);
+    }
+    const bytes = await readRange(this.source, objectKey(manifest.id, manifest.version, name), offset, length);
+    if (!bytes) {
+      throw new CvaeError('file_not_found', `${manifest.id}@${manifest.version}/${name} is missing from the registry`);
+    }
+    return bytes;
   }
 
   /** A file the manifest lists; file_not_found for anything else. */

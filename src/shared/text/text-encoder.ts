@@ -1,13 +1,12 @@
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { CONTEXT_LENGTH } from '../clip/tokenizer.js';
 import { CvaeError } from '../errors.js';
-import type { OnnxRuntime, SerialSession } from '../generation/runtime.js';
 import { splitSentences } from './sentences.js';
+import type { EncodeTokens } from './token-runners.js';
 
 /**
  * Text → one CLIP embedding, as in paper 3.4: the text is split into sentences, each sentence is
  * tokenized (77 tokens, truncated keeping the end-of-text token) and embedded by the ONNX text
- * encoder (input_ids int64 [B, 77] → float32 [B, 512]), and the sentence embeddings are averaged.
+ * encoder (either graph form: ./token-runners.ts), and the sentence embeddings are averaged.
  * Sentence embeddings are kept in a small LRU cache: captions and prompts repeat.
  */
 export interface TextEmbedding {
@@ -22,11 +21,9 @@ export class ClipTextEncoder {
 
   constructor(
     private readonly tokenizer: ClipTokenizer,
-    private readonly session: SerialSession,
-    private readonly runtime: OnnxRuntime,
+    private readonly encodeTokens: EncodeTokens,
     readonly dim = 512,
     private readonly cacheSize = 4096,
-    private readonly names = { input: 'input_ids', output: 'text_embeds' },
   ) {}
 
   /** Embeddings of sentences, one row each (no averaging); batched through the model. */
@@ -43,15 +40,7 @@ export class ClipTextEncoder {
     });
     for (let b = 0; b < missing.length; b += batchSize) {
       const rows = missing.slice(b, b + batchSize);
-      const texts = rows.map((i) => sentences[i] as string);
-      const ids = this.tokenizer.batch(texts, CONTEXT_LENGTH);
-      const result = await this.session.run({
-        [this.names.input]: this.runtime.int64(ids, [texts.length, CONTEXT_LENGTH]),
-      });
-      const data = result[this.names.output]?.data as Float32Array | undefined;
-      if (!data || data.length !== texts.length * this.dim) {
-        throw new CvaeError('model_integrity', `the text encoder did not return [${texts.length}, ${this.dim}] floats`);
-      }
+      const data = await this.encodeTokens(rows.map((i) => this.tokenizer.encodeForModel(sentences[i] as string).ids));
       rows.forEach((i, k) => {
         const row = data.slice(k * this.dim, (k + 1) * this.dim);
         out.set(row, i * this.dim);

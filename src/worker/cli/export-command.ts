@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
 import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
+import { roundToFloat16 } from '../../shared/float16.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { chooseTextEncoder, encoderIdentity } from '../data/training-data.js';
 import type { ExtractorChoice } from '../eval/extractors.js';
 import { scoreModel } from '../eval/score.js';
-import { roundToFloat16 } from '../onnx/float16.js';
 import type { WeightType } from '../onnx/graph-builder.js';
 import { defaultVersion, writeModelPackage } from '../registry/package.js';
 import { initBackend } from '../tf/backend.js';

@@ -1,7 +1,7 @@
 // onnx-proto is CommonJS: Node's ESM loader cannot see its named exports.
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 
-import { toFloat16Bits } from './float16.js';
+import { toFloat16Bits } from '../../shared/float16.js';
 
 const { onnx } = onnxProto;
 
@@ -14,6 +14,7 @@ export const OPSET = 17;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 const INT64 = onnx.TensorProto.DataType.INT64;
+const UINT8 = onnx.TensorProto.DataType.UINT8;
 
 export type Dim = number | string;
 export type WeightType = 'float32' | 'float16';
@@ -83,6 +84,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** uint8 constant (quantized weights, zero points), stored as raw bytes. */
+  uint8s(prefix: string, dims: number[], values: Uint8Array): string {
+    const name = this.fresh(prefix);
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: UINT8, rawData: values }));
+    return name;
+  }
+
   node(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, outputName?: string): string {
     const out = outputName ?? this.fresh(opType.toLowerCase());
     this.nodes.push(
@@ -98,6 +106,41 @@ export class GraphBuilder {
   }
 
   build(docString: string): Uint8Array {
+    return onnx.ModelProto.encode(this.model(docString)).finish();
+  }
+
+  /**
+   * The graph with its large initializers (≥ `minBytes`) in a separate file, `location`, at
+   * 64-byte aligned offsets. onnxruntime-web copies external data straight into the tensors,
+   * where bytes inside the graph are copied twice more while parsing: the peak memory of loading
+   * drops by about twice the weights (docs/research/edge-text-encoder.md).
+   */
+  buildWithExternalData(docString: string, location: string, minBytes = 1024): { graph: Uint8Array; data: Uint8Array } {
+    const model = this.model(docString);
+    // copies: the builder's own initializers keep their bytes
+    const initializers = (model.graph?.initializer ?? []).map((t) => onnx.TensorProto.create({ ...t }));
+    if (model.graph) model.graph.initializer = initializers;
+    const chunks: { at: number; bytes: Uint8Array }[] = [];
+    let size = 0;
+    for (const t of initializers) {
+      if (!t.rawData || t.rawData.length < minBytes) continue;
+      size = Math.ceil(size / 64) * 64;
+      chunks.push({ at: size, bytes: t.rawData });
+      t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      t.externalData = [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(size) },
+        { key: 'length', value: String(t.rawData.length) },
+      ];
+      size += t.rawData.length;
+      t.rawData = new Uint8Array(0);
+    }
+    const data = new Uint8Array(size);
+    for (const c of chunks) data.set(c.bytes, c.at);
+    return { graph: onnx.ModelProto.encode(model).finish(), data };
+  }
+
+  private model(docString: string): OnnxTypes.ModelProto {
     const graph = onnx.GraphProto.create({
       name: this.name,
       node: this.nodes,
@@ -112,7 +155,7 @@ export class GraphBuilder {
       docString,
       graph,
     });
-    return onnx.ModelProto.encode(model).finish();
+    return model;
   }
 }
 

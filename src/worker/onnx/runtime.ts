@@ -3,10 +3,12 @@
  * Nothing else in src/worker imports onnxruntime directly.
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { OnnxRuntime } from '../../shared/generation/runtime.js';
+import type { OnnxRuntime, SessionOptions } from '../../shared/generation/runtime.js';
 
 export { ort };
 
@@ -42,11 +44,38 @@ function cudaProviderInstalled(): boolean {
   return existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'));
 }
 
-async function createServingSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+/**
+ * onnxruntime-node reads external data from files beside the graph, not from memory: both go to a
+ * temporary folder for the session's creation (ORT has read them all once it returns).
+ */
+async function withExternalData<T>(
+  bytes: Uint8Array,
+  options: SessionOptions,
+  create: (model: Uint8Array | string) => Promise<T>,
+): Promise<T> {
+  if (!options.externalData?.length) return create(bytes);
+  const dir = await mkdtemp(join(tmpdir(), 'ort-external-'));
+  try {
+    for (const f of options.externalData) await writeFile(join(dir, basename(f.path)), f.data);
+    await writeFile(join(dir, 'model.onnx'), bytes);
+    return await create(join(dir, 'model.onnx'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function createServingSession(bytes: Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const level = options.optimization ?? 'all';
+  const make = (ep: 'cuda' | 'cpu') =>
+    withExternalData(bytes, options, (model) =>
+      typeof model === 'string'
+        ? ort.InferenceSession.create(model, { executionProviders: [ep], graphOptimizationLevel: level })
+        : ort.InferenceSession.create(model, { executionProviders: [ep], graphOptimizationLevel: level }),
+    );
   if (provider === undefined && !cudaProviderInstalled()) provider = 'cpu';
   if (provider === undefined) {
     try {
-      const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cuda'] });
+      const session = await make('cuda');
       provider = 'cuda';
       console.error('onnxruntime-node: CUDA execution provider');
       return session;
@@ -57,7 +86,7 @@ async function createServingSession(bytes: Uint8Array): Promise<ort.InferenceSes
       );
     }
   }
-  return ort.InferenceSession.create(bytes, { executionProviders: [provider] });
+  return make(provider);
 }
 
 /** onnxruntime-node as the generation core's runtime (src/shared/generation/runtime.ts). */

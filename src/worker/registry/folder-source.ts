@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Manifest } from '../../shared/manifest.js';
 import type { BlobSource } from '../../shared/registry/blob-source.js';
 import { MANIFEST_FILE } from '../../shared/registry/layout.js';
 import { type ModelPackage, packageSource } from '../../shared/registry/package-source.js';
@@ -32,10 +33,26 @@ export async function folderSource(root: string): Promise<BlobSource> {
       return undefined;
     });
     if (!manifest) continue;
-    packages.push({
-      manifest,
-      load: async (name) => (existsSync(join(dir, name)) ? new Uint8Array(await readFile(join(dir, name))) : undefined),
-    });
+    packages.push(folderPackage(dir, manifest));
   }
   return packageSource(`folder ${root}`, packages);
+}
+
+/** One package folder: its files read when asked for, whole or a range of one. */
+export function folderPackage(dir: string, manifest: Manifest): ModelPackage {
+  return {
+    manifest,
+    load: async (name) => (existsSync(join(dir, name)) ? new Uint8Array(await readFile(join(dir, name))) : undefined),
+    loadRange: async (name, offset, length) => {
+      if (!existsSync(join(dir, name))) return undefined;
+      const file = await open(join(dir, name));
+      try {
+        const out = new Uint8Array(length);
+        const { bytesRead } = await file.read(out, 0, length, offset);
+        return out.subarray(0, bytesRead);
+      } finally {
+        await file.close();
+      }
+    },
+  };
 }

@@ -8,6 +8,8 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   /** undefined when the object does not exist */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** bytes [offset, offset + length) of an object, where the store can read a part */
+  getRange?(key: string, offset: number, length: number): Promise<Uint8Array | undefined>;
   /** every key under a prefix */
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;

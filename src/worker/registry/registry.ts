@@ -27,6 +27,7 @@ export function objectStoreSource(store: ObjectStore): BlobSource {
       return bytes ? bytesObject(bytes) : undefined;
     },
     list: (prefix) => store.list(prefix),
+    ...(store.getRange ? { range: (store.getRange as NonNullable<ObjectStore['getRange']>).bind(store) } : {}),
     put: (key, bytes, type) => store.put(key, bytes, type),
   };
 }

@@ -81,6 +81,17 @@ export function s3Store(config: S3Config): ObjectStore {
         throw error;
       }
     },
+    async getRange(key, offset, length) {
+      try {
+        const out = await client.send(
+          new GetObjectCommand({ Bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
+        );
+        return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      } catch (error) {
+        if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw error;
+      }
+    },
     async list(prefix) {
       const keys: string[] = [];
       let token: string | undefined;

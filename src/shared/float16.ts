@@ -1,7 +1,8 @@
 /**
  * float32 → IEEE 754 binary16, round to nearest even (Node 20 has no Float16Array). Used to store
- * ONNX weights at half size for the edge bundle; the graph casts them back to float32 once, at
- * session creation (ORT folds the Cast), so inference still runs in float32.
+ * ONNX weights at half size for the edge bundle (the graph casts them back to float32 once, at
+ * session creation: ORT folds the Cast, so inference still runs in float32), and token-embedding
+ * rows for the edge text encoder.
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -45,4 +46,20 @@ export function roundToFloat16(values: Float32Array): Float32Array {
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = fromFloat16Bits(toFloat16Bits(values[i] as number));
   return out;
+}
+
+let table: Float32Array | undefined;
+
+/**
+ * Little-endian float16 values → float32, through a 65,536-entry table (256 KiB, made on first
+ * use): token-embedding rows arrive as float16 and are decoded on every new caption.
+ */
+export function decodeFloat16(bytes: Uint8Array, out: Float32Array, at = 0): void {
+  if (!table) {
+    table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = fromFloat16Bits(h);
+  }
+  const n = bytes.byteLength >>> 1;
+  for (let i = 0; i < n; i++)
+    out[at + i] = table[(bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8)] as number;
 }

@@ -10,6 +10,7 @@ import { webRuntime } from './runtime/ort-web.js';
 import { bundledSource } from './sources/bundled.js';
 import { r2Source } from './sources/r2.js';
 import { s3HttpSource } from './sources/s3-http.js';
+import { edgeEmbedder } from './text-embedder.js';
 
 /**
  * The edge's bindings and variables (wrangler.toml [vars], secrets, R2). Every one is optional:
@@ -30,8 +31,13 @@ export interface Env {
   GPU_WORKER_URL?: string;
   GPU_WORKER_SECRET?: string;
   GPU_TIMEOUT_MS?: string;
-  /** where long-text prompts are embedded: "edge" (default; the text encoder runs in the isolate) or "gpu" */
+  /**
+   * where long-text prompts are embedded: "edge" (default: the text encoder's compact form runs in
+   * the isolate, the GPU server only for encoders without one that fits) or "gpu" (always there)
+   */
   TEXT_ENCODER?: string;
+  /** the largest compact text encoder (graph + weights, MiB) the isolate loads; default 64 */
+  EDGE_TEXT_ENCODER_MAX_MB?: string;
   /** training jobs: D1 database, the GPU workers' token, the admin token (creates API keys), webhook signing */
   DB?: D1Database;
   WORKER_TOKEN?: string;
@@ -113,13 +119,17 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     timeoutMs: numberVar(env.GPU_TIMEOUT_MS, 30_000),
   };
   const limits = rateLimits(env);
+  const models = new ModelCache(new RegistryReader(registrySource(env)), webRuntime, {
+    textEncoder: { form: 'compact', maxBytes: numberVar(env.EDGE_TEXT_ENCODER_MAX_MB, 64) * 2 ** 20 },
+  });
+  const gpuEmbed = gpu.url ? gpuEmbedder(gpu) : undefined;
   const app = createApi({
-    ...(env.TEXT_ENCODER === 'gpu' ? { embed: gpuEmbedder(gpu) } : {}),
+    embed: env.TEXT_ENCODER === 'gpu' ? gpuEmbedder(gpu) : edgeEmbedder(models, gpuEmbed),
     identify: edgeIdentify({ db: env.DB, adminToken: env.ADMIN_TOKEN, limits }),
     limits,
     ...(env.REQUEST_LOG === 'false' ? {} : { log: edgeRequestLog }),
     ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()) } : {}),
-    models: new ModelCache(new RegistryReader(registrySource(env)), webRuntime),
+    models,
     defaultModels: defaultModels(env),
     defaultSize: 28,
     forward: gpuForwarder(gpu),

@@ -117,6 +117,50 @@ describe('long-text generation at the edge', () => {
     expect(((await wrongWidth.json()) as { error: { message: string } }).error.message).toMatch(/512-d/);
   });
 
+  it('embeds in the isolate with no GPU server at all (the compact encoder, its token rows read by range)', async () => {
+    const app = buildEdgeApp({ ...s3(), GPU_WORKER_URL: '' }, 'test');
+    const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as Generation).condition.sentences).toHaveLength(2);
+  });
+
+  it('matches the full graph on the GPU server: the compact embedding points the same way', async () => {
+    const edge = buildEdgeApp({ ...s3(), GPU_WORKER_URL: '' }, 'test');
+    const texts = [caption, 'Two green triangles.', 'a photo of a cat sitting on a wooden table next to a laptop'];
+    for (const text of texts) {
+      const a = (await (await post(edge, '/v1/embeddings', { input: text })).json()) as {
+        data: { embedding: number[] }[];
+      };
+      // the GPU server's own /v1/embeddings runs the full graph (input_ids [B, 77])
+      const b = (await (
+        await fetch(new URL('/v1/embeddings', inject('gpuWorkerUrl')), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${inject('gpuWorkerSecret')}` },
+          body: JSON.stringify({ input: text, model: 'clip-vit-b32-text' }),
+        })
+      ).json()) as { data: { embedding: number[] }[] };
+      const x = a.data[0]?.embedding as number[];
+      const y = b.data[0]?.embedding as number[];
+      const dot = x.reduce((s, v, i) => s + v * (y[i] as number), 0);
+      const cos = dot / Math.sqrt(x.reduce((s, v) => s + v * v, 0) * y.reduce((s, v) => s + v * v, 0));
+      expect(cos).toBeGreaterThan(0.995);
+      expect(cos).toBeLessThan(1); // int8: close, not identical — it is the compact form that ran
+    }
+  });
+
+  it('sends the text to the GPU server when the compact form does not fit, and says so when there is none', async () => {
+    // EDGE_TEXT_ENCODER_MAX_MB=0: no compact form fits
+    const app = buildEdgeApp({ ...s3(), EDGE_TEXT_ENCODER_MAX_MB: '0' }, 'test');
+    const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const alone = buildEdgeApp({ ...s3(), EDGE_TEXT_ENCODER_MAX_MB: '0', GPU_WORKER_URL: '' }, 'test');
+    const refused = await post(alone, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat' });
+    expect(refused.status).toBe(503);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('text_encoder_unavailable');
+    expect(error.message).toMatch(/more than the edge's 0 MiB/);
+  });
+
   it('can take the embedding from the GPU worker instead (TEXT_ENCODER=gpu)', async () => {
     const app = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu' }, 'test');
     const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });

@@ -3,9 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CvaeError } from '../../shared/errors.js';
+import { parseManifest } from '../../shared/manifest.js';
+import { contentType, objectKey } from '../../shared/registry/layout.js';
 import { ensureGeneratedClip } from '../clip/local-encoder.js';
 import { MODELS_DIR } from '../eval/classifier-store.js';
 import { startLocalS3 } from '../registry/local-s3.js';
+import type { ObjectStore } from '../registry/object-store.js';
+import { MANIFEST_FILE, readManifest } from '../registry/package.js';
 import { objectStoreSource, push } from '../registry/registry.js';
 import { s3Store } from '../registry/s3-store.js';
 import { requestLogger } from '../serve/logger.js';
@@ -53,6 +57,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
       step(`seeded the bucket with ${what}`);
     } catch (error) {
       if ((error as CvaeError).code !== 'version_exists') throw error;
+      await completeSeeded(store, packageDir, step);
     }
   };
   await seed('the bundled fashion-conv', join(MODELS_DIR, 'fashion-conv'));
@@ -92,9 +97,6 @@ export async function runStack(opts: StackOptions): Promise<void> {
       S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
       GPU_WORKER_URL: serve.url,
       DEFAULT_MODELS: JSON.stringify(defaultModels),
-      // the full-size text encoder is embedded by cvae serve: in workerd it would need about 1 GB
-      // (docs/DEPLOY.md); the edge decodes
-      TEXT_ENCODER: 'gpu',
       GPU_WORKER_SECRET: secrets.gpu,
       WORKER_TOKEN: secrets.worker,
       ADMIN_TOKEN: secrets.admin,
@@ -206,4 +208,33 @@ async function loadSecrets(path: string): Promise<Secrets> {
   const secrets = { gpu: random(), worker: random(), admin: random(), webhook: random() };
   await writeFile(path, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * A package seeded by an earlier run of the stack, to which files were added since (the text
+ * encoder's compact form): the new files and the manifest go up, the existing ones must match.
+ * Only for the stack's own bucket; a real registry's versions are never changed.
+ */
+async function completeSeeded(store: ObjectStore, packageDir: string, step: (s: string) => void) {
+  const local = await readManifest(packageDir);
+  const stored = await store.get(objectKey(local.id, local.version, MANIFEST_FILE));
+  if (!stored) return;
+  const seeded = parseManifest(JSON.parse(new TextDecoder().decode(stored)), 'seeded manifest');
+  const had = new Map(seeded.files.map((f) => [f.name, f.sha256]));
+  const added = local.files.filter((f) => !had.has(f.name));
+  if (added.length === 0 || seeded.files.some((f) => local.files.find((l) => l.name === f.name)?.sha256 !== f.sha256))
+    return;
+  for (const f of added) {
+    await store.put(
+      objectKey(local.id, local.version, f.name),
+      new Uint8Array(await readFile(join(packageDir, f.name))),
+      contentType(f.name),
+    );
+  }
+  await store.put(
+    objectKey(local.id, local.version, MANIFEST_FILE),
+    await readFile(join(packageDir, MANIFEST_FILE)),
+    'application/json',
+  );
+  step(`added ${added.map((f) => f.name).join(', ')} to the seeded ${local.id}@${local.version}`);
 }

@@ -2,14 +2,15 @@
  * The edge worker wrapped for `npm run bench:edge`: `POST /__loop?n=N` replays its body to the
  * generation route (or `&path=…`, as a GET when the body is empty) N times inside the isolate. workerd freezes timers while a request computes,
  * so in-isolate time cannot be read from inside; the benchmark times this request from outside
- * for two N and divides, which cancels the HTTP round trip. Never deployed.
+ * for two N and divides, which cancels the HTTP round trip. `GET /__memory` reports ORT's wasm
+ * memory. Never deployed.
  */
 
 import type { InferenceSession } from 'onnxruntime-common';
 import decoder from '../models/fashion-conv/decoder.onnx';
 import type { Env } from '../src/edge/config.js';
 import edge from '../src/edge/index.js';
-import { webRuntime } from '../src/edge/runtime/ort-web.js';
+import { wasmMemoryBytes, webRuntime } from '../src/edge/runtime/ort-web.js';
 
 let session: Promise<InferenceSession> | undefined;
 
@@ -27,6 +28,7 @@ async function runDecoder(n: number): Promise<void> {
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
+    if (url.pathname === '/__memory') return Response.json({ wasmBytes: wasmMemoryBytes() });
     if (url.pathname !== '/__loop') return edge.fetch(request, env, ctx);
     const n = Number(url.searchParams.get('n') ?? 1);
     if (url.searchParams.has('decoder-only')) {

@@ -6,13 +6,12 @@
  *    startup prewarm of ORT (EDGE_PREWARM);
  *  - warm latency p50/p99 for 28, 64 and 128 px decoders at n = 1 and 16 (JSON, base64 PNGs);
  *  - throughput under concurrent load (28 px, n = 1);
- *  - long text with the full-size CLIP text encoder + the 128 px decoder: workerd memory (RSS)
- *    against the 128 MB isolate limit, and the GPU-embedding fallback's latency.
+ *  - long text in one isolate: the compact CLIP text encoder + the 128 px decoder (memory,
+ *    latency, fidelity; bench/edge-long-text.ts), and the GPU-embedding fallback's latency.
  * The 64/128 px decoders have random weights (speed does not depend on them).
  *
  *   BENCH_REQUESTS=500 npm run bench:edge
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +30,7 @@ import { initialValues } from '../src/worker/model/weights.js';
 import { nodeRuntime } from '../src/worker/onnx/runtime.js';
 import { folderSource } from '../src/worker/registry/folder-source.js';
 import { writeModelPackage } from '../src/worker/registry/package.js';
-import { startServer } from '../src/worker/serve/server.js';
+import { benchLongText } from './edge-long-text.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 const out: string[] = [];
@@ -85,17 +84,6 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 
-function workerdRss(): number {
-  // Miniflare's workerd is a child process of this one
-  const pids = execFileSync('pgrep', ['-P', String(process.pid), 'workerd'])
-    .toString()
-    .trim()
-    .split('\n');
-  let kb = 0;
-  for (const pid of pids) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return kb / 1024;
-}
-
 // 2. Cold start, fresh workerd processes, before the benchmark's own heavy set-up (generating
 // the full-size CLIP graph) can compete with workerd for the two cores. The edge prewarms ORT and
 // the bundled model while the isolate starts (EDGE_PREWARM, src/edge/index.ts); both ways are
@@ -130,14 +118,6 @@ for (const size of [64, 128] as const) {
 }
 const vocab = findVocab();
 await generateClipPackage({ config: 'tiny', seed: 1, vocab, out: join(root, 'clip-vit-b32-text'), version: 'tiny' });
-const fullRoot = mkdtempSync(join(tmpdir(), 'bench-full-clip-'));
-await generateClipPackage({
-  config: 'full',
-  seed: 1,
-  vocab,
-  out: join(fullRoot, 'clip-vit-b32-text'),
-  version: 'full',
-});
 
 // 4. Warm latency, edge vs onnxruntime-node.
 const cases = [
@@ -228,38 +208,6 @@ for (const concurrency of [1, 8, 32]) {
 }
 await mf.dispose();
 
-// 6. Full-size CLIP text encoder + 128 px decoder in one isolate: memory, and the GPU fallback.
-const big = startEdge();
-await big.ready;
-await seedR2(big, [join(root, 'coco-128-concat'), join(fullRoot, 'clip-vit-b32-text')]);
-const before = workerdRss();
-const t0 = performance.now();
-const longPrompt = body('coco-128-concat', 'A large red circle at the top left. A small blue square below it.', 1);
-await call(big, longPrompt);
-const firstLong = performance.now() - t0;
-const after = workerdRss();
-const warmLong: number[] = [];
-for (let i = 0; i < 20; i++) {
-  warmLong.push(await call(big, body('coco-128-concat', `A large red circle number ${i} at the top left.`, 1)));
-}
-await big.dispose();
-say(
-  `full CLIP (63M params, fp32) + 128 px decoder in workerd: RSS ${before.toFixed(0)} → ${after.toFixed(0)} MiB (+${(after - before).toFixed(0)} MiB; Workers allow 128 MB per isolate); first request ${ms(firstLong)}, new prompts p50 ${ms(pct(warmLong, 50))}`,
-);
-
-const gpuRoot = mkdtempSync(join(tmpdir(), 'bench-gpu-'));
-execFileSync('cp', ['-r', join(fullRoot, 'clip-vit-b32-text'), gpuRoot]);
-const gpu = await startServer({ port: 0, host: '127.0.0.1', modelsDir: gpuRoot, secret: 'bench' });
-const fallback = startEdge({ TEXT_ENCODER: 'gpu', GPU_WORKER_URL: gpu.url, GPU_WORKER_SECRET: 'bench' });
-await fallback.ready;
-await seedR2(fallback, [join(root, 'coco-128-concat'), join(root, 'clip-vit-b32-text')]);
-await call(fallback, longPrompt);
-const rssFallback = workerdRss();
-const fb: number[] = [];
-for (let i = 0; i < 20; i++)
-  fb.push(await call(fallback, body('coco-128-concat', `A small green square number ${i} at the bottom.`, 1)));
-await fallback.dispose();
-await gpu.close();
-say(
-  `fallback TEXT_ENCODER=gpu (embedding by cvae serve on onnxruntime-node, decoding at the edge): workerd RSS ${rssFallback.toFixed(0)} MiB; new prompts p50 ${ms(pct(fb, 50))}, p99 ${ms(pct(fb, 99))}`,
-);
+// 6. Long text in one isolate: the compact CLIP text encoder + 128 px decoder (bench/edge-long-text.ts).
+await benchLongText(say);
+process.exit(0);

@@ -14,6 +14,7 @@ import { readClipTextWeights } from '../../src/worker/clip/text-graph.js';
 import { captions, randomScene } from '../../src/worker/data/synth-coco.js';
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
+import { cvae } from '../helpers/cvae-cli.js';
 
 // The edge's compact text encoder against the full graph it is made from (tiny configuration:
 // the same code at a width tests can afford; the full size is measured by npm run bench:edge).
@@ -96,6 +97,27 @@ describe('the compact text encoder', () => {
     });
     const decoder = new Uint8Array(readFileSync(join(__dirname, '../../models/fashion-conv/decoder.onnx')));
     expect(() => readClipTextWeights(decoder)).toThrow(/not a CLIP text graph/);
+  });
+
+  it('cvae clip compact adds the form to a package made without it, and reports its fidelity', async () => {
+    const dir = join(root, 'plain');
+    const plain = await generateClipPackage({
+      config: 'tiny',
+      seed: 4,
+      vocab: CLIP_VOCAB_PATH,
+      out: dir,
+      compact: false,
+    });
+    expect(plain.files.map((f) => f.role)).toEqual(['text-encoder', 'tokenizer']);
+    const r = await cvae('clip', 'compact', dir);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { cosine: { mean: number; min: number }; bytes: { table: number } };
+    expect(report.cosine.min).toBeGreaterThanOrEqual(0.995);
+    expect(report.bytes.table).toBe(49408 * 32 * 2);
+    expect(r.stderr).toMatch(/cosine to the full graph on 8 captions/);
+    const missing = await cvae('clip', 'compact', join(root, 'nowhere'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no manifest\.json/);
   });
 
   it('is refused by a cache that allows less than its size, with the reason', async () => {

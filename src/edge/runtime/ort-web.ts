@@ -16,6 +16,20 @@ import type { TensorSignature } from '../../shared/manifest.js';
 
 const sentinel = new ArrayBuffer(8);
 let installed = false;
+let memory: WebAssembly.Memory | undefined;
+
+/** ORT's wasm memory now (it only grows): for the benchmark's account of the isolate's memory. */
+export function wasmMemoryBytes(): number {
+  return memory?.buffer.byteLength ?? 0;
+}
+
+function findMemory(instance: WebAssembly.Instance, imports?: WebAssembly.Imports): WebAssembly.Memory | undefined {
+  const candidates = [
+    ...Object.values(instance.exports),
+    ...Object.values(imports ?? {}).flatMap((m) => Object.values(m as Record<string, unknown>)),
+  ];
+  return candidates.find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
+}
 
 function install(): void {
   if (installed) return;
@@ -24,7 +38,9 @@ function install(): void {
   const wrapped = async (source: unknown, imports?: WebAssembly.Imports) => {
     const bytes = source instanceof Uint8Array ? source.buffer : source;
     if (bytes === sentinel) {
-      return { module: ortWasm, instance: await instantiate(ortWasm, imports) };
+      const instance = await instantiate(ortWasm, imports);
+      memory = findMemory(instance, imports);
+      return { module: ortWasm, instance };
     }
     return instantiate(source as BufferSource, imports);
   };

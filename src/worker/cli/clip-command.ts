@@ -1,6 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
+import type { CvaeError } from '../../shared/errors.js';
+import { addCompactEncoder } from '../clip/compact.js';
 import { findVocab, generateClipPackage } from '../clip/local-encoder.js';
 import { CLIP_VOCAB_FILE, packageClip } from '../clip/publish.js';
 import { push } from '../registry/registry.js';
@@ -34,17 +36,29 @@ export function registerClip(program: Command): void {
     )
     .option('--version <v>', 'version name (default: a UTC timestamp)')
     .option('--dry-run', 'validate and package only; print the manifest')
-    .action(async (flags: { from: string; modelFile?: string; version?: string; dryRun?: boolean }) => {
-      const store = flags.dryRun ? undefined : s3Store(s3ConfigFromEnv());
-      const { dir, manifest } = await packageClip(flags.from, { modelFile: flags.modelFile, version: flags.version });
-      try {
-        if (!store) return void console.log(JSON.stringify(manifest, null, 2));
-        await push(store, dir);
-        console.log(`${manifest.id}@${manifest.version} published to ${store.label}`);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    });
+    .option('--no-compact', 'publish the full graph only (the edge then sends long text to the GPU server)')
+    .action(
+      async (flags: { from: string; modelFile?: string; version?: string; dryRun?: boolean; compact: boolean }) => {
+        const store = flags.dryRun ? undefined : s3Store(s3ConfigFromEnv());
+        let { dir, manifest } = await packageClip(flags.from, { modelFile: flags.modelFile, version: flags.version });
+        try {
+          if (flags.compact) {
+            try {
+              manifest = (await addCompactEncoder(dir, log)).manifest;
+            } catch (error) {
+              // a graph of another layout has no weights by the names the compactor reads
+              if ((error as CvaeError).code !== 'clip_invalid') throw error;
+              log(`no compact form (${(error as Error).message}): the edge will send long text to the GPU server`);
+            }
+          }
+          if (!store) return void console.log(JSON.stringify(manifest, null, 2));
+          await push(store, dir);
+          console.log(`${manifest.id}@${manifest.version} published to ${store.label}`);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    );
   clip
     .command('generate')
     .description(
@@ -58,12 +72,15 @@ export function registerClip(program: Command): void {
     .option('--seed <n>', 'weight seed', intOption(0), 1)
     .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: $CVAE_CLIP_VOCAB or models/clip-vocab)`)
     .option('--out <dir>', 'package folder', 'dist/clip-generated')
-    .action(async (flags: { config: 'full' | 'tiny'; seed: number; vocab?: string; out: string }) => {
+    .option('--no-compact', "the full graph only, without the edge's compact form")
+    .action(async (flags: { config: 'full' | 'tiny'; seed: number; vocab?: string; out: string; compact: boolean }) => {
       const manifest = await generateClipPackage({
         config: flags.config,
         seed: flags.seed,
         vocab: findVocab(flags.vocab),
         out: flags.out,
+        compact: flags.compact,
+        log,
       });
       console.log(
         JSON.stringify({
@@ -74,4 +91,24 @@ export function registerClip(program: Command): void {
         }),
       );
     });
+  clip
+    .command('compact')
+    .description(
+      "add the edge's compact form to a text-encoder package folder: int8 matrices, the token table as float16 shards; checked against the full graph",
+    )
+    .argument('<dir>', 'package folder (as cvae clip generate or cvae models pull write it)')
+    .action(async (dir: string) => {
+      const report = await addCompactEncoder(dir, log);
+      const mean = report.cosines.reduce((a, b) => a + b, 0) / report.cosines.length;
+      console.log(
+        JSON.stringify({
+          dir,
+          version: report.manifest.version,
+          bytes: report.bytes,
+          cosine: { mean, min: Math.min(...report.cosines) },
+        }),
+      );
+    });
 }
+
+const log = (line: string) => console.error(line);

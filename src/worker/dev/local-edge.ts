@@ -69,8 +69,15 @@ export function startLocalEdge(
   });
 }
 
-/** Publishes a package folder into the local edge's R2 bucket, in the registry layout. */
-export async function putPackageInR2(edge: Miniflare, dir: string): Promise<void> {
+/**
+ * Publishes a package folder into the local edge's R2 bucket, in the registry layout; `skip`
+ * leaves out files the edge never reads (the full text-encoder graph when it runs the compact one).
+ */
+export async function putPackageInR2(
+  edge: Miniflare,
+  dir: string,
+  skip: (name: string) => boolean = () => false,
+): Promise<void> {
   const bucket = await edge.getR2Bucket('MODELS');
   const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as {
     id: string;
@@ -78,6 +85,7 @@ export async function putPackageInR2(edge: Miniflare, dir: string): Promise<void
     files: { name: string }[];
   };
   for (const f of manifest.files) {
+    if (skip(f.name)) continue;
     // a copy with its own ArrayBuffer: Miniflare's proxy cannot send Buffer pool slices
     await bucket.put(objectKey(manifest.id, manifest.version, f.name), new Uint8Array(readFileSync(join(dir, f.name))));
   }

@@ -44,6 +44,7 @@ export default defineConfig({
                 GPU_WORKER_URL: inject('gpuWorkerUrl'),
                 GPU_WORKER_SECRET: inject('gpuWorkerSecret'),
                 GPU_TIMEOUT_MS: '5000',
+                IMAGE_URL_SECRET: 'image-url-secret',
               },
             },
           })),

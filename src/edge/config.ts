@@ -66,6 +66,8 @@ export interface Env {
   CORS_ORIGINS?: string;
   /** "false" turns off the JSON log line per request (Workers Logs / wrangler tail); default on */
   REQUEST_LOG?: string;
+  /** signs response_format "url" image URLs (a secret); unset, that format is a 501 */
+  IMAGE_URL_SECRET?: string;
 }
 
 const numberVar = (value: string | undefined, fallback: number) => {
@@ -133,6 +135,7 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     defaultModels: defaultModels(env),
     defaultSize: 28,
     forward: gpuForwarder(gpu),
+    ...(env.IMAGE_URL_SECRET ? { imageUrlSecret: env.IMAGE_URL_SECRET } : {}),
     gpuMinSize: 256,
     runtime: `workerd + ${webRuntime.name}`,
     codeVersion,

@@ -134,6 +134,23 @@ describe('forwarding to the GPU worker', () => {
     expect(body.condition.className).toBe('Coat');
   });
 
+  it('makes URLs for what the worker drew, and redraws them through it', async () => {
+    await env.MODELS.put('models/fashion-gpu/v1/manifest.json', inject('gpuManifest'));
+    await env.MODELS.put('models/fashion-gpu/latest.json', JSON.stringify({ version: 'v1' }));
+    const app = buildEdgeApp(edgeEnv, 'test');
+    const b64 = (await (await generate(app, { prompt: 'a coat', model: 'fashion-gpu', seed: 3 })).json()) as {
+      data: { b64_json: string }[];
+    };
+    const res = await generate(app, { prompt: 'a coat', model: 'fashion-gpu', seed: 3, response_format: 'url' });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    const body = (await res.json()) as { data: { url: string; b64_json?: string }[] };
+    expect(body.data[0]?.b64_json).toBeUndefined();
+    const image = await app.request(body.data[0]?.url as string);
+    expect(image.status).toBe(200);
+    expect(btoa(String.fromCharCode(...new Uint8Array(await image.arrayBuffer())))).toBe(b64.data[0]?.b64_json);
+  });
+
   it('forwards 256 px requests; the worker’s answer comes back as is', async () => {
     const res = await generate(buildEdgeApp(edgeEnv, 'test'), { prompt: 'a coat', size: 256, seed: 1 });
     expect(res.headers.get('x-cvae-served-by')).toBe('gpu-worker');

@@ -9,7 +9,7 @@ import { CvaeError } from '../errors.js';
 import { type EmbedText, generateImages, localEmbedder } from '../generation/generate.js';
 import type { ModelCache } from '../generation/model-cache.js';
 import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
-import type { Manifest } from '../manifest.js';
+import { isPublic, type Manifest } from '../manifest.js';
 import { parseModelRef, quote } from '../model-id.js';
 import { type PromptRoute, routePrompt } from '../prompt/route-prompt.js';
 import { contentType, MANIFEST_FILE } from '../registry/layout.js';
@@ -23,9 +23,11 @@ import {
   identifyCaller,
   type RateLimits,
   rateLimit,
+  tooManyRequests,
 } from './access.js';
 import { etagMatches } from './conditional.js';
-import { describeIssues, errorResponse, handleError } from './errors.js';
+import { describeIssues, errorResponse, handleError, issueParam } from './errors.js';
+import { signImageRef, verifyImageRef } from './image-urls.js';
 import { methodNotAllowed, namespacedModelPath } from './paths.js';
 import { PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_HTML, PLAYGROUND_JS } from './playground.js';
 import { logFields, type RequestLog, requestIds, requestLog } from './request-log.js';
@@ -34,6 +36,7 @@ import {
   embeddingResponseSchema,
   errorBodySchema,
   type GenerationRequest,
+  type GenerationResponse,
   generationRequestSchema,
   generationResponseSchema,
   healthSchema,
@@ -74,6 +77,8 @@ export interface ApiDeps {
   corsOrigins?: string[];
   /** one structured line per request (src/shared/api/request-log.ts); default: none */
   log?: RequestLog;
+  /** signs `response_format: "url"` image URLs (src/shared/api/image-urls.ts); without it that format is a 501 */
+  imageUrlSecret?: string;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -106,6 +111,25 @@ const generationRoute = createRoute({
     ...errorResponses,
     503: json(errorBodySchema, 'GPU worker unavailable (Retry-After says when to retry)'),
     504: json(errorBodySchema, 'GPU worker too slow'),
+  },
+});
+
+const imageRoute = createRoute({
+  method: 'get',
+  path: '/v1/images/{file}',
+  summary: 'An image a generation offered as a URL (response_format "url"): redrawn, cacheable forever',
+  request: {
+    params: z.object({
+      file: z
+        .string()
+        .max(8192)
+        .meta({ param: { name: 'file', in: 'path' }, description: '<payload>.<signature>.png' }),
+    }),
+  },
+  responses: {
+    200: { content: { 'image/png': { schema: z.string().meta({ format: 'binary' }) } }, description: 'The PNG' },
+    304: { description: 'Not modified (If-None-Match)' },
+    ...errorResponses,
   },
 });
 
@@ -208,7 +232,8 @@ const wantsPng = (c: Context, request: GenerationRequest) =>
 export function createApi(deps: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
-      if (!result.success) return errorResponse(c, 'invalid_request', describeIssues(result.error));
+      if (!result.success)
+        return errorResponse(c, 'invalid_request', describeIssues(result.error), undefined, issueParam(result.error));
     },
     // `/v1/models/alice/my-fashion/…` routes as the one id 'alice/my-fashion'
     getPath: (request) => namespacedModelPath(getPath(request)),
@@ -262,14 +287,42 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     logFields(c, { n: request.n, ...(request.size !== undefined ? { size: request.size } : {}) });
     // a named model is checked here, before any forwarding: the GPU worker never sees a request
     // for a model the caller may not read
+    if (request.user) {
+      logFields(c, { user: request.user });
+      const limited = await limitUser(c, deps.limits, caller, request.user);
+      if (limited) return limited as never;
+    }
+    const asUrls = request.response_format === 'url';
+    if (asUrls && !deps.imageUrlSecret) {
+      throw new CvaeError(
+        'urls_unavailable',
+        'response_format "url" is not configured on this server (IMAGE_URL_SECRET)',
+        {
+          param: 'response_format',
+        },
+      );
+    }
     const named = request.model ? await resolveModel(deps, request, caller) : undefined;
+    // the GPU worker draws; URLs are made here from what it drew (and redrawn through it)
+    const forward = async () => {
+      const forwardTo = deps.forward as NonNullable<ApiDeps['forward']>;
+      if (!asUrls) return forwardTo(resolved, accept, caller);
+      const res = await forwardTo({ ...resolved, response_format: 'b64_json' }, 'application/json', caller);
+      if (res.status !== 200) return res;
+      const body = (await res.json()) as GenerationResponse;
+      const model = `${body.model.id}@${body.model.version}`;
+      const data = await Promise.all(
+        body.data.map(async (d) => ({ url: await imageUrl(c, deps, model, request.prompt, d.seed), seed: d.seed })),
+      );
+      return c.json({ ...body, data }, 200, { 'x-cvae-served-by': 'gpu-worker' });
+    };
     if (deps.forward && request.size !== undefined && request.size >= (deps.gpuMinSize ?? 256)) {
-      return deps.forward(resolved, accept, caller) as never;
+      return (await forward()) as never;
     }
     const route = routeFor(deps, request);
     const manifest = named ?? (await resolveModel(deps, request, caller, route.size));
     logFields(c, { model: `${manifest.id}@${manifest.version}` });
-    if (deps.forward && manifest.serving === 'gpu') return deps.forward(resolved, accept, caller) as never;
+    if (deps.forward && manifest.serving === 'gpu') return (await forward()) as never;
 
     const generation = await generateImages(
       deps.models,
@@ -281,7 +334,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       'x-cvae-model': `${manifest.id}@${manifest.version}`,
       'x-cvae-seed': String(seed),
     };
-    if (wantsPng(c, request)) {
+    if (!asUrls && wantsPng(c, request)) {
       const pixels = generation.batch.n === 1 ? batchImage(generation.batch, 0) : batchGrid(generation.batch);
       return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, {
         ...headers,
@@ -292,10 +345,13 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       {
         created: Math.floor(Date.now() / 1000),
         model: { id: manifest.id, version: manifest.version },
-        data: generation.seeds.map((s, i) => ({
-          b64_json: toBase64(encodePng(batchImage(generation.batch, i))),
-          seed: s,
-        })),
+        data: await Promise.all(
+          generation.seeds.map(async (s, i) =>
+            asUrls
+              ? { url: await imageUrl(c, deps, `${manifest.id}@${manifest.version}`, request.prompt, s), seed: s }
+              : { b64_json: toBase64(encodePng(batchImage(generation.batch, i))), seed: s },
+          ),
+        ),
         condition: {
           ...generation.condition,
           route: routeTaken(manifest, request, route.route),
@@ -304,6 +360,43 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       200,
       headers,
     );
+  });
+
+  app.openapi(imageRoute, async (c) => {
+    const { file } = c.req.valid('param');
+    if (file === 'generations') {
+      c.header('allow', 'OPTIONS, POST');
+      return errorResponse(c, 'method_not_allowed', 'GET is not allowed here; use OPTIONS, POST') as never;
+    }
+    if (!deps.imageUrlSecret) throw new CvaeError('not_found', 'No such image: this server issues no image URLs.');
+    const { ref, etag } = await verifyImageRef(file, deps.imageUrlSecret);
+    const headers = { etag, 'cache-control': '', 'x-cvae-model': ref.model, 'x-cvae-seed': String(ref.seed) };
+    const { id, version } = parseModelRef(ref.model);
+    const manifest = await deps.models.manifest(id, version);
+    // a signed URL is a capability: whoever holds it may see this one image, even of a private model
+    headers['cache-control'] = `${isPublic(manifest) ? 'public' : 'private'}, max-age=31536000, immutable`;
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers) as never;
+    logFields(c, { model: ref.model, n: 1 });
+    const size = manifest.image?.width ?? 0;
+    if (deps.forward && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256))) {
+      const res = await deps.forward(
+        { model: ref.model, prompt: ref.prompt, n: 1, seed: ref.seed, response_format: 'png' },
+        'image/png',
+        { client: callerOf(c).client, admin: true },
+      );
+      if (res.status !== 200) return res as never;
+      return c.body(new Uint8Array(await res.arrayBuffer()), 200, { ...headers, 'content-type': 'image/png' }) as never;
+    }
+    const generation = await generateImages(
+      deps.models,
+      manifest,
+      { prompt: ref.prompt, n: 1, seed: ref.seed },
+      deps.embed ?? localEmbedder(deps.models),
+    );
+    return c.body(encodePng(batchImage(generation.batch, 0)) as Uint8Array<ArrayBuffer>, 200, {
+      ...headers,
+      'content-type': 'image/png',
+    }) as never;
   });
 
   app.openapi(embeddingRoute, async (c) => {
@@ -523,4 +616,23 @@ function summary(m: Manifest) {
     serving: m.serving,
     ...(m.metrics ? { metrics: m.metrics as Record<string, unknown> } : {}),
   };
+}
+
+/** The absolute URL of one image, signed (src/shared/api/image-urls.ts). */
+async function imageUrl(c: Context, deps: ApiDeps, model: string, prompt: string, seed: number): Promise<string> {
+  const file = await signImageRef({ model, prompt, seed }, deps.imageUrlSecret as string);
+  return new URL(`/v1/images/${file}`, c.req.url).toString();
+}
+
+/**
+ * A request's `user` is limited on its own too, under the key (`key:<id>:user:<u>`) or, without
+ * one, as `user:<u>`: both this and the key's or address's limit must pass, so naming a new user
+ * per request never buys more than the address already has.
+ */
+async function limitUser(c: Context, limits: RateLimits | undefined, caller: Caller, user: string) {
+  const limiter = limits?.generate;
+  if (!limiter) return undefined;
+  const key = caller.keyId ? `${caller.client}:user:${user}` : `user:${user}`;
+  if ((await limiter.limit({ key })).success) return undefined;
+  return tooManyRequests(c, `requests for user ${quote(user.slice(0, 64))}`, limits.retryAfterSeconds);
 }

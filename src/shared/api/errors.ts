@@ -43,14 +43,36 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   jobs_unavailable: 503,
   gpu_unavailable: 503,
   gpu_timeout: 504,
+  urls_unavailable: 501,
 };
 
 export function statusFor(code: string): ContentfulStatusCode {
   return STATUS_BY_CODE[code] ?? 500;
 }
 
-export function errorJson(code: string, message: string, details?: Record<string, unknown>) {
-  return { error: { code, message, ...(details ? { details } : {}) } };
+/**
+ * OpenAI's error `type` for a status, so its clients' error classes and fields read ours:
+ * `{error: {code, message, type, param}}`; `param` names the request field at fault, or null.
+ */
+export function errorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 409) return 'conflict_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+export function errorJson(
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+  param: string | null = null,
+) {
+  return {
+    error: { code, message, type: errorType(statusFor(code)), param, ...(details ? { details } : {}) },
+  };
 }
 
 const HEADERS_BY_CODE: Record<string, Record<string, string>> = {
@@ -60,8 +82,22 @@ const HEADERS_BY_CODE: Record<string, Record<string, string>> = {
   invalid_token: { 'www-authenticate': 'Bearer realm="cvae", error="invalid_token"' },
 };
 
-export function errorResponse(c: Context, code: string, message: string, details?: Record<string, unknown>) {
-  return c.json(errorJson(code, message, details), statusFor(code), HEADERS_BY_CODE[code] ?? {});
+export function errorResponse(
+  c: Context,
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+  param: string | null = null,
+) {
+  return c.json(errorJson(code, message, details, param), statusFor(code), HEADERS_BY_CODE[code] ?? {});
+}
+
+/** The field a validation error is about: the first issue's path ("n", "input.2"), or null. */
+export function issueParam(error: z.ZodError): string | null {
+  const issue = error.issues[0];
+  if (!issue) return null;
+  if (issue.code === 'unrecognized_keys') return issue.keys[0] ?? null;
+  return issue.path.length > 0 ? issue.path.join('.') : null;
 }
 
 /** zod issues as one readable line: "n: Too big: expected number to be <=16; prompt: Required". */
@@ -78,7 +114,16 @@ export function describeIssues(error: z.ZodError): string {
 
 /** Hono's onError: known errors keep their code; anything else is a logged 500. */
 export function handleError(error: Error, c: Context) {
-  if (error instanceof CvaeError) return errorResponse(c, error.code, error.message, error.details);
+  if (error instanceof CvaeError) {
+    const { param, ...details } = error.details ?? {};
+    return errorResponse(
+      c,
+      error.code,
+      error.message,
+      Object.keys(details).length > 0 ? details : undefined,
+      typeof param === 'string' ? param : null,
+    );
+  }
   if (error instanceof HTTPException) {
     const status = error.status;
     if (status === 400 && /JSON/i.test(error.message)) {
@@ -88,7 +133,10 @@ export function handleError(error: Error, c: Context) {
       return errorResponse(c, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.');
     }
     const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : 'invalid_request';
-    return c.json(errorJson(code, error.message || 'Bad request'), status);
+    return c.json(
+      { error: { ...errorJson(code, error.message || 'Bad request').error, type: errorType(status) } },
+      status,
+    );
   }
   console.error('internal error', error);
   return errorResponse(c, 'internal_error', 'Something went wrong on our side; the error was logged.');

@@ -14,6 +14,11 @@ export const errorBodySchema = z
     error: z.object({
       code: z.string().meta({ example: 'prompt_no_class' }),
       message: z.string(),
+      type: z.string().meta({
+        description:
+          "OpenAI's error type for the status: invalid_request_error, authentication_error, permission_error, not_found_error, conflict_error, rate_limit_error, server_error",
+      }),
+      param: z.string().nullable().meta({ description: 'the request field at fault, when there is one' }),
       details: z.record(z.string(), z.unknown()).optional(),
     }),
   })
@@ -65,10 +70,16 @@ export const generationRequestSchema = z
       .max(0xffffffff)
       .optional()
       .meta({ description: 'Seed for the latent noise; image i uses seed + i. Random (and echoed) when absent.' }),
-    response_format: z
-      .enum(['b64_json', 'png'])
-      .default('b64_json')
-      .meta({ description: '"png" (or Accept: image/png) returns the image itself, a grid for n > 1.' }),
+    response_format: z.enum(['b64_json', 'url', 'png']).default('b64_json').meta({
+      description:
+        '"b64_json": base64 PNGs in the JSON; "url": signed URLs that redraw each image (cacheable forever); "png" (or Accept: image/png): the image itself, a grid for n > 1.',
+    }),
+    user: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .meta({ description: "your end user's id: logged, and rate-limited on its own as well as the key or address" }),
   })
   .meta({ id: 'GenerationRequest' });
 
@@ -97,7 +108,13 @@ export const generationResponseSchema = z
   .object({
     created: z.number().int().meta({ description: 'Unix seconds' }),
     model: z.object({ id: z.string(), version: z.string() }),
-    data: z.array(z.object({ b64_json: z.string().meta({ description: 'PNG, base64' }), seed: z.number().int() })),
+    data: z.array(
+      z.object({
+        b64_json: z.string().optional().meta({ description: 'PNG, base64' }),
+        url: z.string().optional().meta({ description: 'with response_format "url": a signed, immutable PNG URL' }),
+        seed: z.number().int(),
+      }),
+    ),
     condition: conditionSchema,
   })
   .meta({ id: 'GenerationResponse' });

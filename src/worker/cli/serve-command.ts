@@ -22,12 +22,15 @@ export function registerServe(program: Command): void {
     )
     .action(async (flags: { port: number; host: string; models: string; registry?: boolean; secretEnv: string }) => {
       const secret = process.env[flags.secretEnv];
+      // response_format "url" for callers of this server directly (behind the edge, the edge signs)
+      const imageUrlSecret = process.env.CVAE_IMAGE_URL_SECRET;
       const server = await startServer({
         port: flags.port,
         host: flags.host,
         modelsDir: flags.models,
         ...(flags.registry ? { registry: objectStoreSource(s3Store(s3ConfigFromEnv())) } : {}),
         ...(secret ? { secret } : {}),
+        ...(imageUrlSecret ? { imageUrlSecret } : {}),
         log: requestLogger('cvae serve'),
       });
       console.error(

@@ -101,6 +101,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
       WORKER_TOKEN: secrets.worker,
       ADMIN_TOKEN: secrets.admin,
       WEBHOOK_SECRET: secrets.webhook,
+      IMAGE_URL_SECRET: secrets.images as string,
       // the local stack's webhooks may go to http://127.0.0.1 (never in production)
       WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true',
       REQUEST_LOG: 'true',
@@ -197,15 +198,23 @@ interface Secrets {
   worker: string;
   admin: string;
   webhook: string;
+  images?: string;
   apiKey?: string;
   owner?: string;
 }
 
 async function loadSecrets(path: string): Promise<Secrets> {
-  if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as Secrets;
   const random = () =>
     [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const secrets = { gpu: random(), worker: random(), admin: random(), webhook: random() };
+  if (existsSync(path)) {
+    const saved = JSON.parse(await readFile(path, 'utf8')) as Secrets;
+    if (saved.images) return saved;
+    // from before image URLs: add their secret
+    const completed = { ...saved, images: random() };
+    await writeFile(path, JSON.stringify(completed, null, 2), { mode: 0o600 });
+    return completed;
+  }
+  const secrets = { gpu: random(), worker: random(), admin: random(), webhook: random(), images: random() };
   await writeFile(path, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }

@@ -34,6 +34,8 @@ export interface ServeOptions {
   log?: RequestLog;
   /** generations per client per minute, failed authentications per address per minute */
   limits?: { generatePerMinute?: number; authFailuresPerMinute?: number };
+  /** signs response_format "url" image URLs (behind the edge, the edge makes them) */
+  imageUrlSecret?: string;
 }
 
 export interface RunningServer {
@@ -100,6 +102,7 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
     defaultSize: 28,
     runtime: 'node + onnxruntime-node',
     codeVersion: codeVersion(),
+    ...(opts.imageUrlSecret ? { imageUrlSecret: opts.imageUrlSecret } : {}),
   });
   const app = new Hono();
   app.onError(handleError);

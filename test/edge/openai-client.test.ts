@@ -138,6 +138,24 @@ describe('the official openai client against the edge', () => {
     expect(badKey).toBeInstanceOf(OpenAI.AuthenticationError);
   });
 
+  it('images.createVariation: an uploaded PNG through the encoder in the isolate (fashion-s3 from the bucket)', async () => {
+    const app = buildEdgeApp(withS3, 'test');
+    const openai = clientFor(app, key);
+    const source = await openai.images.generate({ prompt: 'Make a dress', model: 'fashion-s3', seed: 2 } as never);
+    const bytes = Uint8Array.from(atob(source.data?.[0]?.b64_json as string), (ch) => ch.charCodeAt(0));
+    const res = await openai.images.createVariation({
+      image: new File([bytes], 'dress.png', { type: 'image/png' }),
+      model: 'fashion-s3',
+      n: 2,
+    });
+    expect(res.data).toHaveLength(2);
+    // the bundled model has no encoder in the bundle (the edge reads it from the bucket): a clear 404
+    const bundledOnly = await clientFor(buildEdgeApp(edgeEnv, 'test'), key)
+      .images.createVariation({ image: new File([bytes], 'dress.png', { type: 'image/png' }), model: 'fashion-conv' })
+      .catch((e: unknown) => e);
+    expect(bundledOnly).toMatchObject({ status: 404, code: 'file_not_found' });
+  });
+
   it('limits each `user` on its own, without letting new user names buy more than the key has', async () => {
     const app = buildEdgeApp({ ...edgeEnv, GENERATE_LIMITER: edgeEnv.TIGHT_GENERATE_LIMITER }, 'test');
     const openai = clientFor(app, key);

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { CvaeError } from '../errors.js';
 import { type EmbedText, generateImages, localEmbedder } from '../generation/generate.js';
 import type { ModelCache } from '../generation/model-cache.js';
+import { imageVariations } from '../generation/variations.js';
+import { decodeUpload, toModelInput } from '../image/decode.js';
 import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
 import { isPublic, type Manifest } from '../manifest.js';
 import { parseModelRef, quote } from '../model-id.js';
@@ -40,8 +42,10 @@ import {
   generationRequestSchema,
   generationResponseSchema,
   healthSchema,
+  MAX_UPLOAD_BYTES,
   modelDetailSchema,
   modelListSchema,
+  variationRequestSchema,
 } from './schemas.js';
 
 /**
@@ -111,6 +115,27 @@ const generationRoute = createRoute({
     ...errorResponses,
     503: json(errorBodySchema, 'GPU worker unavailable (Retry-After says when to retry)'),
     504: json(errorBodySchema, 'GPU worker too slow'),
+  },
+});
+
+const variationRoute = createRoute({
+  method: 'post',
+  path: '/v1/images/variations',
+  summary: "Images like an uploaded picture: encoded by the model's encoder, the posterior sampled",
+  request: {
+    body: { content: { 'multipart/form-data': { schema: variationRequestSchema } }, required: true },
+  },
+  responses: {
+    200: {
+      content: {
+        'application/json': { schema: generationResponseSchema },
+        'image/png': { schema: z.string().meta({ format: 'binary' }) },
+      },
+      description: 'The images (base64 PNGs), or with response_format "png" one PNG (a grid for n > 1)',
+    },
+    ...errorResponses,
+    413: json(errorBodySchema, 'The upload is larger than 4 MiB'),
+    415: json(errorBodySchema, 'The upload is not a PNG or JPEG'),
   },
 });
 
@@ -266,13 +291,19 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       maxAge: 600,
     }),
   );
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`),
-    }),
-  );
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`),
+  });
+  // an upload, its form fields and the multipart framing
+  const uploadLimit = bodyLimit({
+    maxSize: MAX_UPLOAD_BYTES + MAX_BODY_BYTES,
+    onError: (c) =>
+      errorResponse(c, 'payload_too_large', `Uploads are limited to ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`, {
+        param: 'image',
+      }),
+  });
+  app.use('/v1/*', (c, next) => (c.req.path === '/v1/images/variations' ? uploadLimit : jsonLimit)(c, next));
   for (const path of ['/v1/images/*', '/v1/embeddings', '/v1/models', '/v1/models/*'])
     app.use(path, identifyCaller(deps.identify));
   app.use('/v1/images/*', rateLimit(deps.limits, 'generate', 'generations'));
@@ -362,9 +393,68 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     );
   });
 
+  app.openapi(variationRoute, async (c) => {
+    const form = c.req.valid('form');
+    const caller = callerOf(c);
+    if (form.user) {
+      logFields(c, { user: form.user });
+      const limited = await limitUser(c, deps.limits, caller, form.user);
+      if (limited) return limited as never;
+    }
+    const seed = form.seed ?? (deps.randomSeed ?? randomSeed)();
+    const asRequest = { prompt: form.prompt ?? '', n: form.n, response_format: 'b64_json' as const };
+    const manifest = await resolveModel(
+      deps,
+      {
+        ...asRequest,
+        ...(form.model ? { model: form.model } : {}),
+        ...(form.size !== undefined ? { size: form.size } : {}),
+      },
+      caller,
+    );
+    logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.n });
+    const size = manifest.image?.width ?? 0;
+    if (deps.forward && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256))) {
+      throw new CvaeError(
+        'unsupported_size',
+        `variations are drawn where the model is served at the edge (28, 64, 128 px); ${manifest.id} is served by the GPU worker`,
+        { param: 'size' },
+      );
+    }
+    const picture = decodeUpload(new Uint8Array(await form.image.arrayBuffer()));
+    const input = toModelInput(picture, size, manifest.image?.channels ?? 1);
+    const generation = await imageVariations(
+      deps.models,
+      manifest,
+      { image: input, ...(form.prompt ? { prompt: form.prompt } : {}), n: form.n, seed, strength: form.strength },
+      deps.embed ?? localEmbedder(deps.models),
+    );
+    const headers = { 'x-cvae-model': `${manifest.id}@${manifest.version}`, 'x-cvae-seed': String(seed) };
+    if (form.response_format === 'png' || wantsPng(c, asRequest)) {
+      const pixels = generation.batch.n === 1 ? batchImage(generation.batch, 0) : batchGrid(generation.batch);
+      return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, {
+        ...headers,
+        'content-type': 'image/png',
+      }) as never;
+    }
+    return c.json(
+      {
+        created: Math.floor(Date.now() / 1000),
+        model: { id: manifest.id, version: manifest.version },
+        data: generation.seeds.map((s, i) => ({
+          b64_json: toBase64(encodePng(batchImage(generation.batch, i))),
+          seed: s,
+        })),
+        condition: generation.condition,
+      },
+      200,
+      headers,
+    );
+  });
+
   app.openapi(imageRoute, async (c) => {
     const { file } = c.req.valid('param');
-    if (file === 'generations') {
+    if (file === 'generations' || file === 'variations') {
       c.header('allow', 'OPTIONS, POST');
       return errorResponse(c, 'method_not_allowed', 'GET is not allowed here; use OPTIONS, POST') as never;
     }

@@ -44,6 +44,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   gpu_unavailable: 503,
   gpu_timeout: 504,
   urls_unavailable: 501,
+  unsupported_image: 415,
+  image_too_large: 413,
 };
 
 export function statusFor(code: string): ContentfulStatusCode {

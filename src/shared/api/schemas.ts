@@ -85,6 +85,41 @@ export const generationRequestSchema = z
 
 export type GenerationRequest = z.infer<typeof generationRequestSchema>;
 
+/** Uploads for variations: PNG or JPEG, at most this many bytes. */
+export const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
+
+/** `POST /v1/images/variations`, multipart as OpenAI's: form fields are strings, numbers coerced. */
+export const variationRequestSchema = z
+  .strictObject({
+    image: z
+      .instanceof(File, { message: 'image is a file (multipart/form-data), PNG or JPEG' })
+      .refine((f) => f.size <= MAX_UPLOAD_BYTES, `image is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`)
+      .meta({ type: 'string', format: 'binary', description: 'PNG or JPEG; its centre square is used' }),
+    prompt: z
+      .string()
+      .trim()
+      .min(1)
+      .max(MAX_PROMPT_CHARS)
+      .optional()
+      .meta({ description: 'The condition; without it a Fashion model reads the class from the picture.' }),
+    model: generationRequestSchema.shape.model,
+    n: z.coerce.number().int().min(1).max(MAX_IMAGES).default(1),
+    size: z
+      .union([z.coerce.number().int().positive(), generationRequestSchema.shape.size.unwrap()])
+      .optional()
+      .meta({ description: 'Image side (28, 64, 128) or "64x64"' }),
+    seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
+    strength: z.coerce
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .meta({ description: '0: the reconstruction (posterior mean); 1: samples of the posterior at full width' }),
+    response_format: z.enum(['b64_json', 'png']).default('b64_json'),
+    user: generationRequestSchema.shape.user,
+  })
+  .meta({ id: 'VariationRequest' });
+
 const routeSchema = z.object({ kind: z.enum(['short-text', 'long-text']), reason: z.string() }).meta({
   description:
     'Which kind of model drew it and why: with no model and no size, the prompt decides (one clothing item → short text; a scene → long text)',
@@ -98,6 +133,10 @@ export const conditionSchema = z
       className: z.string(),
       matched: z.string().meta({ description: 'the words of the prompt that chose the class' }),
       synonym: z.string(),
+      inferred: z
+        .boolean()
+        .optional()
+        .meta({ description: 'variations without a prompt: the class the model reads in the image' }),
       route: routeSchema.optional(),
     }),
     z.object({ type: z.literal('text'), sentences: z.array(z.string()), route: routeSchema.optional() }),

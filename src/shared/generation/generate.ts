@@ -18,7 +18,7 @@ import type { ModelCache } from './model-cache.js';
 export const MAX_SEED = 0xffffffff;
 
 export type Condition =
-  | { type: 'class'; classIndex: number; className: string; matched: string; synonym: string }
+  | { type: 'class'; classIndex: number; className: string; matched: string; synonym: string; inferred?: boolean }
   | { type: 'text'; sentences: string[] };
 
 export interface Generation {
@@ -51,7 +51,7 @@ export const localEmbedder =
   async (ref, text, expectedSha256) =>
     (await models.textEncoder(ref, expectedSha256)).embed(text);
 
-interface ReadCondition {
+export interface ReadCondition {
   condition: Condition;
   /** class index or text embedding, for the decoder's condition input */
   label?: number;

@@ -20,7 +20,7 @@ type Body = {
   condition: { type: string; className?: string; inferred?: boolean };
 };
 const post = (form: FormData) => api.request('/v1/images/variations', { method: 'POST', body: form });
-const png = (b64: string) => new Blob([Buffer.from(b64, 'base64')], { type: 'image/png' });
+const png = (b64: string) => new Blob([new Uint8Array(Buffer.from(b64, 'base64'))], { type: 'image/png' });
 const pixels = async (b64: string) => (await sharp(Buffer.from(b64, 'base64')).raw().toBuffer()) as Buffer;
 const mse = (a: Buffer, b: Buffer) => a.reduce((s, v, i) => s + ((v - (b[i] as number)) / 255) ** 2, 0) / a.length;
 
@@ -101,7 +101,7 @@ describe('image variations', () => {
       .jpeg()
       .toBuffer();
     const form = new FormData();
-    form.set('image', new Blob([big], { type: 'image/jpeg' }), 'scene.jpg');
+    form.set('image', new Blob([new Uint8Array(big)], { type: 'image/jpeg' }), 'scene.jpg');
     form.set('model', 'coco-64-concat');
     form.set('prompt', 'A large red circle at the top left on a black background.');
     const res = await post(form);
@@ -111,7 +111,7 @@ describe('image variations', () => {
     ).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([64, 64, 3]);
     const noPrompt = new FormData();
-    noPrompt.set('image', new Blob([big], { type: 'image/jpeg' }), 'scene.jpg');
+    noPrompt.set('image', new Blob([new Uint8Array(big)], { type: 'image/jpeg' }), 'scene.jpg');
     noPrompt.set('model', 'coco-64-concat');
     const refused = await post(noPrompt);
     expect(refused.status).toBe(400);
@@ -134,7 +134,7 @@ describe('image variations', () => {
     expect(((await missing.json()) as { error: { param: string } }).error.param).toBe('image');
     const cut = Buffer.from(await generated('Make a dress', 1), 'base64').subarray(0, 60);
     const truncated = new FormData();
-    truncated.set('image', new Blob([cut]), 'cut.png');
+    truncated.set('image', new Blob([new Uint8Array(cut)]), 'cut.png');
     expect((await post(truncated)).status).toBe(415);
   });
 
@@ -142,7 +142,7 @@ describe('image variations', () => {
     const openai = new OpenAI({
       apiKey: 'unused',
       baseURL: 'http://api.test/v1',
-      fetch: (url: RequestInfo | URL, init?: RequestInit) => api.request(String(url), init),
+      fetch: async (url: RequestInfo | URL, init?: RequestInit) => api.request(String(url), init),
     });
     const res = await openai.images.createVariation({
       image: await toFile(Buffer.from(await generated('Make a coat', 3), 'base64'), 'coat.png', { type: 'image/png' }),

@@ -138,6 +138,54 @@ describe('image variations', () => {
     expect((await post(truncated)).status).toBe(415);
   });
 
+  it('walks between two prompts: the ends are the generations of each prompt, the frames a GIF too', async () => {
+    const interpolate = (fields: Record<string, string | Blob>) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.set(k, v);
+      return api.request('/v1/images/interpolations', { method: 'POST', body: form });
+    };
+    const res = await interpolate({ from: 'Make a dress', to: 'Make a bag', steps: '5', seed: '11' });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const walk = (await res.json()) as {
+      data: { b64_json: string; t: number }[];
+      from: { className: string };
+      to: { className: string };
+    };
+    expect(walk.data.map((d) => d.t)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect([walk.from.className, walk.to.className]).toEqual(['Dress', 'Bag']);
+    // the from end is z(seed) under "dress", the to end z(seed + 1) under "bag": generations exactly
+    expect(walk.data[0]?.b64_json).toBe(await generated('Make a dress', 11));
+    expect(walk.data[4]?.b64_json).toBe(await generated('Make a bag', 12));
+    const gif = await interpolate({ from: 'Make a dress', to: 'Make a bag', steps: '5', response_format: 'gif' });
+    expect(gif.headers.get('content-type')).toBe('image/gif');
+    expect(
+      Buffer.from(await gif.arrayBuffer())
+        .subarray(0, 6)
+        .toString(),
+    ).toBe('GIF89a');
+    // long text: the caption embeddings blend; a picture as one end, read as its class
+    const scene = await interpolate({
+      from: 'A large red circle at the top left on a black background.',
+      to: 'A small blue square at the bottom right on a white background.',
+      model: 'coco-64-concat',
+      steps: '3',
+      seed: '2',
+    });
+    expect(scene.status, await scene.clone().text()).toBe(200);
+    const picture = await interpolate({
+      from: png(await generated('Make a sneaker', 4)),
+      to: 'Make a bag',
+      steps: '3',
+    });
+    expect(((await picture.json()) as { from: { className: string; inferred: boolean } }).from).toMatchObject({
+      className: 'Sneaker',
+      inferred: true,
+    });
+    const tooLong = await interpolate({ from: 'Make a dress', to: 'Make a bag', steps: '40' });
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as { error: { param: string } }).error.param).toBe('steps');
+  });
+
   it('works through the official openai client (images.createVariation)', async () => {
     const openai = new OpenAI({
       apiKey: 'unused',

@@ -7,9 +7,11 @@ import { getPath } from 'hono/utils/url';
 import { z } from 'zod';
 import { CvaeError } from '../errors.js';
 import { type EmbedText, generateImages, localEmbedder } from '../generation/generate.js';
+import { interpolate } from '../generation/interpolate.js';
 import type { ModelCache } from '../generation/model-cache.js';
 import { imageVariations } from '../generation/variations.js';
 import { decodeUpload, toModelInput } from '../image/decode.js';
+import { encodeGif } from '../image/gif.js';
 import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
 import { isPublic, type Manifest } from '../manifest.js';
 import { parseModelRef, quote } from '../model-id.js';
@@ -42,6 +44,8 @@ import {
   generationRequestSchema,
   generationResponseSchema,
   healthSchema,
+  interpolationRequestSchema,
+  interpolationResponseSchema,
   MAX_UPLOAD_BYTES,
   modelDetailSchema,
   modelListSchema,
@@ -136,6 +140,28 @@ const variationRoute = createRoute({
     ...errorResponses,
     413: json(errorBodySchema, 'The upload is larger than 4 MiB'),
     415: json(errorBodySchema, 'The upload is not a PNG or JPEG'),
+  },
+});
+
+const interpolationRoute = createRoute({
+  method: 'post',
+  path: '/v1/images/interpolations',
+  summary: 'A walk between two prompts or pictures: frames along the latent and the condition',
+  request: {
+    body: { content: { 'multipart/form-data': { schema: interpolationRequestSchema } }, required: true },
+  },
+  responses: {
+    200: {
+      content: {
+        'application/json': { schema: interpolationResponseSchema },
+        'image/png': { schema: z.string().meta({ format: 'binary' }) },
+        'image/gif': { schema: z.string().meta({ format: 'binary' }) },
+      },
+      description: 'The frames (base64 PNGs), one PNG strip, or an animated GIF',
+    },
+    ...errorResponses,
+    413: json(errorBodySchema, 'A picture is larger than 4 MiB'),
+    415: json(errorBodySchema, 'A picture is not a PNG or JPEG'),
   },
 });
 
@@ -303,7 +329,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
         param: 'image',
       }),
   });
-  app.use('/v1/*', (c, next) => (c.req.path === '/v1/images/variations' ? uploadLimit : jsonLimit)(c, next));
+  const uploads = new Set(['/v1/images/variations', '/v1/images/interpolations']);
+  app.use('/v1/*', (c, next) => (uploads.has(c.req.path) ? uploadLimit : jsonLimit)(c, next));
   for (const path of ['/v1/images/*', '/v1/embeddings', '/v1/models', '/v1/models/*'])
     app.use(path, identifyCaller(deps.identify));
   app.use('/v1/images/*', rateLimit(deps.limits, 'generate', 'generations'));
@@ -452,9 +479,94 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     );
   });
 
+  app.openapi(interpolationRoute, async (c) => {
+    const form = c.req.valid('form');
+    const caller = callerOf(c);
+    if (form.user) {
+      logFields(c, { user: form.user });
+      const limited = await limitUser(c, deps.limits, caller, form.user);
+      if (limited) return limited as never;
+    }
+    const seed = form.seed ?? (deps.randomSeed ?? randomSeed)();
+    const prompts = [form.from, form.to].filter((e): e is string => typeof e === 'string');
+    const asRequest = { prompt: prompts[0] ?? 'picture', n: form.steps, response_format: 'b64_json' as const };
+    // each prompt routed alone (together, two clothing items read as a scene); long text if either is
+    const routes =
+      form.model || form.size !== undefined ? [] : prompts.map((p) => routeFor(deps, { ...asRequest, prompt: p }));
+    const route = routes.find((r) => r.route?.kind === 'long-text') ?? routes[0] ?? {};
+    const manifest = await resolveModel(
+      deps,
+      {
+        ...asRequest,
+        ...(form.model ? { model: form.model } : {}),
+        ...(form.size !== undefined ? { size: form.size } : {}),
+      },
+      caller,
+      route.size,
+    );
+    logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.steps });
+    const shape = manifest.image as NonNullable<Manifest['image']>;
+    if (deps.forward && (manifest.serving === 'gpu' || shape.width >= (deps.gpuMinSize ?? 256))) {
+      throw new CvaeError(
+        'unsupported_size',
+        `interpolations are drawn where the model is served at the edge (28, 64, 128 px); ${manifest.id} is served by the GPU worker`,
+        { param: 'size' },
+      );
+    }
+    const end = async (value: File | string, prompt: string | undefined) =>
+      typeof value === 'string'
+        ? { prompt: value }
+        : {
+            image: toModelInput(decodeUpload(new Uint8Array(await value.arrayBuffer())), shape.width, shape.channels),
+            ...(prompt ? { prompt } : {}),
+          };
+    const walk = await interpolate(
+      deps.models,
+      manifest,
+      { from: await end(form.from, form.from_prompt), to: await end(form.to, form.to_prompt), steps: form.steps, seed },
+      deps.embed ?? localEmbedder(deps.models),
+    );
+    const batch = {
+      data: walk.frames,
+      n: walk.steps,
+      channels: shape.channels,
+      height: shape.height,
+      width: shape.width,
+    };
+    const headers = { 'x-cvae-model': `${manifest.id}@${manifest.version}`, 'x-cvae-seed': String(seed) };
+    const frames = Array.from({ length: walk.steps }, (_, k) => batchImage(batch, k));
+    if (form.response_format === 'gif') {
+      return c.body(encodeGif(frames) as Uint8Array<ArrayBuffer>, 200, {
+        ...headers,
+        'content-type': 'image/gif',
+      }) as never;
+    }
+    if (form.response_format === 'png') {
+      return c.body(encodePng(batchGrid(batch, { cols: walk.steps })) as Uint8Array<ArrayBuffer>, 200, {
+        ...headers,
+        'content-type': 'image/png',
+      }) as never;
+    }
+    return c.json(
+      {
+        created: Math.floor(Date.now() / 1000),
+        model: { id: manifest.id, version: manifest.version },
+        seed,
+        data: frames.map((f, k) => ({
+          b64_json: toBase64(encodePng(f)),
+          t: walk.steps === 1 ? 0 : k / (walk.steps - 1),
+        })),
+        from: walk.ends[0],
+        to: walk.ends[1],
+      },
+      200,
+      headers,
+    );
+  });
+
   app.openapi(imageRoute, async (c) => {
     const { file } = c.req.valid('param');
-    if (file === 'generations' || file === 'variations') {
+    if (file === 'generations' || file === 'variations' || file === 'interpolations') {
       c.header('allow', 'OPTIONS, POST');
       return errorResponse(c, 'method_not_allowed', 'GET is not allowed here; use OPTIONS, POST') as never;
     }

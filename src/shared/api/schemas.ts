@@ -120,6 +120,35 @@ export const variationRequestSchema = z
   })
   .meta({ id: 'VariationRequest' });
 
+const walkEnd = z
+  .union([
+    z
+      .instanceof(File)
+      .refine((f) => f.size <= MAX_UPLOAD_BYTES, `a picture is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`),
+    z.string().trim().min(1).max(MAX_PROMPT_CHARS),
+  ])
+  .meta({ description: 'a prompt, or a picture (PNG or JPEG file)' });
+
+/** `POST /v1/images/interpolations` (multipart): a walk between two prompts or pictures. */
+export const interpolationRequestSchema = z
+  .strictObject({
+    from: walkEnd,
+    to: walkEnd,
+    from_prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS).optional().meta({
+      description: 'with a picture for `from`: its condition (else a Fashion model reads the class from it)',
+    }),
+    to_prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS).optional(),
+    model: generationRequestSchema.shape.model,
+    size: variationRequestSchema.shape.size,
+    steps: z.coerce.number().int().min(2).max(32).default(8),
+    seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
+    response_format: z.enum(['b64_json', 'png', 'gif']).default('b64_json').meta({
+      description: '"b64_json": one PNG per frame; "png": the frames in a row; "gif": the walk as a looping animation',
+    }),
+    user: generationRequestSchema.shape.user,
+  })
+  .meta({ id: 'InterpolationRequest' });
+
 const routeSchema = z.object({ kind: z.enum(['short-text', 'long-text']), reason: z.string() }).meta({
   description:
     'Which kind of model drew it and why: with no model and no size, the prompt decides (one clothing item → short text; a scene → long text)',
@@ -239,3 +268,14 @@ export const embeddingResponseSchema = z
     usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
   })
   .meta({ id: 'EmbeddingResponse' });
+
+export const interpolationResponseSchema = z
+  .object({
+    created: z.number().int(),
+    model: z.object({ id: z.string(), version: z.string() }),
+    seed: z.number().int().meta({ description: 'the `from` latent is drawn with it, the `to` latent with seed + 1' }),
+    data: z.array(z.object({ b64_json: z.string(), t: z.number().meta({ description: 'position on the walk, 0–1' }) })),
+    from: conditionSchema,
+    to: conditionSchema,
+  })
+  .meta({ id: 'InterpolationResponse' });

@@ -192,6 +192,52 @@ for (const c of cases) {
 }
 await loop.dispose();
 
+// 4c. Variations and interpolations (multipart, the models' encoders): latency over HTTP.
+await seedR2(mf, [join(MODELS_DIR, 'fashion-conv')]);
+async function multipart(path: string, fields: Record<string, string | Blob>): Promise<number> {
+  const base = urls.get(mf) ?? (await mf.ready);
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.set(k, v);
+  const t = performance.now();
+  const res = await fetch(new URL(path, base), { method: 'POST', body: form });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+  return performance.now() - t;
+}
+say('variations and interpolations over loopback HTTP (one PNG uploaded; JSON with base64 PNGs):');
+say('| model | request | p50 | p99 |');
+say('|---|---|---|---|');
+for (const c of cases.slice(0, 2)) {
+  const picture = await (
+    await fetch(new URL('/v1/images/generations', await mf.ready), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'image/png' },
+      body: body(c.model, c.prompt, 1),
+    })
+  ).arrayBuffer();
+  const upload = new Blob([picture], { type: 'image/png' });
+  const runs: [string, Record<string, string | Blob>, string][] = [
+    ['variations n=1', { image: upload, model: c.model, prompt: c.prompt, seed: '1' }, '/v1/images/variations'],
+    ['variations n=16', { image: upload, model: c.model, prompt: c.prompt, n: '16' }, '/v1/images/variations'],
+    [
+      'interpolations, 8 frames, two prompts',
+      {
+        from: c.prompt,
+        to: c.size === 28 ? 'Make a bag' : 'A small green square at the bottom.',
+        model: c.model,
+        steps: '8',
+      },
+      '/v1/images/interpolations',
+    ],
+  ];
+  for (const [label, fields, path] of runs) {
+    for (let i = 0; i < 5; i++) await multipart(path, fields);
+    const times: number[] = [];
+    for (let i = 0; i < Math.max(20, REQUESTS / 4); i++) times.push(await multipart(path, fields));
+    say(`| ${c.size} px (${c.model}) | ${label} | ${ms(pct(times, 50))} | ${ms(pct(times, 99))} |`);
+  }
+}
+
 // 5. Throughput under concurrent load.
 for (const concurrency of [1, 8, 32]) {
   const total = REQUESTS * 5;

@@ -1,12 +1,13 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
 import type { Miniflare } from 'miniflare';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEdgeBundle, startLocalEdge } from '../../src/worker/dev/local-edge.js';
+import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
+import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 
 // The playground served by the real edge bundle in local workerd, driven in Debian's headless Chromium.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -22,6 +23,8 @@ beforeAll(async () => {
   });
   url = await edge.ready;
   await applyMigrations(await edge.getD1Database('DB'));
+  // the bundle carries the decoder only: variations read the encoder from the bucket
+  await putPackageInR2(edge, join(MODELS_DIR, 'fashion-conv'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -77,6 +80,34 @@ describe('playground (GET /)', () => {
     expect(await page.locator('#curl').textContent()).toContain('"seed":42');
     // the README's screenshot is made on purpose (npm run docs:screenshot), never as a side effect
     if (process.env.CVAE_SCREENSHOT) await page.screenshot({ path: process.env.CVAE_SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+
+  it('makes variations of a picture and walks between two prompts with a slider', async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 1200 } });
+    await page.goto(url.toString());
+    await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(0);
+    await page.getByRole('button', { name: 'Generate' }).click(); // "Make a dress", 4 images
+    await page.locator('#images img').nth(3).waitFor();
+    const src = (await page.locator('#images img').first().getAttribute('src')) as string;
+    const picture = join(mkdtempSync(join(tmpdir(), 'picture-')), 'dress.png');
+    writeFileSync(picture, Buffer.from(src.replace('data:image/png;base64,', ''), 'base64'));
+    await page.getByLabel('Picture (PNG or JPEG)').setInputFiles(picture);
+    await page.getByLabel('Strength').fill('0.2');
+    await page.getByRole('button', { name: 'Make variations' }).click();
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/4 variation\(s\) at strength 0.2/);
+    expect(await page.locator('#reading').textContent()).toBe('The model reads the picture as "Dress".');
+    expect(await page.locator('#images img').first().getAttribute('alt')).toMatch(/^Variation 1/);
+
+    await page.getByLabel('Walk to').fill('Make a bag');
+    await page.getByLabel('Frames').fill('6');
+    await page.getByRole('button', { name: 'Walk from the prompt' }).click();
+    await expect.poll(() => page.locator('#walk-strip img').count()).toBe(6);
+    expect(await page.locator('#walk-frame').getAttribute('alt')).toBe('Frame 1 of 6 (t = 0.00)');
+    const first = await page.locator('#walk-frame').getAttribute('src');
+    await page.getByLabel('Position on the walk').fill('5');
+    expect(await page.locator('#walk-frame').getAttribute('alt')).toBe('Frame 6 of 6 (t = 1.00)');
+    expect(await page.locator('#walk-frame').getAttribute('src')).not.toBe(first);
     await page.close();
   });
 

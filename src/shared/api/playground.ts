@@ -37,6 +37,29 @@ export const PLAYGROUND_HTML = `<!doctype html>
   <div id="error" role="alert" hidden></div>
   <div class="reading" id="reading" hidden></div>
   <div id="images" role="list" aria-label="Generated pictures"></div>
+  <section id="latent-section" aria-labelledby="latent-title">
+    <h2 id="latent-title" class="small">Variations and walks</h2>
+    <form id="variations-form" class="jobs">
+      <div class="field wide"><label for="picture">Picture (PNG or JPEG)</label>
+        <input id="picture" type="file" accept="image/png,image/jpeg"></div>
+      <div class="field"><label for="strength">Strength</label>
+        <input id="strength" type="range" min="0" max="1" step="0.05" value="0.5"></div>
+      <div class="wide"><button type="submit" id="vary">Make variations</button></div>
+    </form>
+    <form id="walk-form" class="jobs">
+      <div class="field"><label for="walk-to">Walk to</label>
+        <input id="walk-to" maxlength="1000" value="Make a bag" autocomplete="off"></div>
+      <div class="field"><label for="walk-steps">Frames</label>
+        <input id="walk-steps" type="number" min="2" max="32" value="8"></div>
+      <div class="wide"><button type="submit" id="walk">Walk from the prompt</button></div>
+    </form>
+    <div id="walk-view" hidden>
+      <img id="walk-frame" alt="Frame of the walk">
+      <label for="walk-slider">Position on the walk</label>
+      <input id="walk-slider" type="range" min="0" value="0" step="1">
+      <div id="walk-strip" role="list" aria-label="The walk, frame by frame"></div>
+    </div>
+  </section>
   <section id="curl-section" hidden>
     <h2 class="small">The same request with curl</h2>
     <pre id="curl"></pre>
@@ -68,6 +91,10 @@ export const PLAYGROUND_HTML = `<!doctype html>
 `;
 
 export const PLAYGROUND_CSS = `
+  #walk-view img { image-rendering: pixelated; }
+  #walk-frame { width: 168px; height: 168px; display: block; margin: .6rem 0; }
+  #walk-strip img { width: 42px; height: 42px; margin-right: 2px; cursor: pointer; }
+  #walk-slider { width: 100%; }
   :root { color-scheme: light dark; --accent: #2f6feb; --muted: #6b7280; --bg2: rgba(127,127,127,.08); }
   * { box-sizing: border-box; }
   body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 980px; padding: 1.2rem; }
@@ -209,6 +236,87 @@ async function generate(event) {
   }
 }
 
+function showImages(data, alt) {
+  const grid = $('images');
+  grid.replaceChildren();
+  for (const [i, d] of data.entries()) {
+    const figure = document.createElement('figure');
+    const img = document.createElement('img');
+    img.src = 'data:image/png;base64,' + d.b64_json;
+    img.alt = alt + ' ' + (i + 1) + ', seed ' + d.seed;
+    const caption = document.createElement('figcaption');
+    caption.textContent = 'seed ' + d.seed;
+    figure.append(img, caption);
+    grid.append(figure);
+  }
+}
+
+// Variations: the picture goes up as multipart, with the model, the prompt (if any) and the strength.
+async function vary(event) {
+  event.preventDefault();
+  showError('');
+  const file = $('picture').files[0];
+  if (!file) return showError('Choose a picture first.');
+  const form = new FormData();
+  form.set('image', file);
+  form.set('model', $('model').value);
+  form.set('n', $('n').value);
+  form.set('seed', $('seed').value);
+  form.set('strength', $('strength').value);
+  const m = models.get($('model').value);
+  if (m && m.task === 'long-text' && $('prompt').value) form.set('prompt', $('prompt').value);
+  $('status').textContent = 'Encoding the picture…';
+  const res = await fetch('/v1/images/variations', { method: 'POST', body: form });
+  const body = await res.json();
+  if (!res.ok) {
+    $('status').textContent = '';
+    return showError(body.error.message + ' (' + body.error.code + ')');
+  }
+  showImages(body.data, 'Variation');
+  const c = body.condition;
+  $('reading').hidden = false;
+  $('reading').textContent = c.type === 'class'
+    ? (c.inferred ? 'The model reads the picture as "' : 'Conditioned on "') + c.className + '".'
+    : 'Conditioned on the prompt.';
+  $('status').textContent = body.data.length + ' variation(s) at strength ' + $('strength').value + '.';
+}
+
+// A walk from the prompt to another: the frames, and a slider over them.
+let frames = [];
+function showFrame(k) {
+  $('walk-frame').src = 'data:image/png;base64,' + frames[k].b64_json;
+  $('walk-frame').alt = 'Frame ' + (k + 1) + ' of ' + frames.length + ' (t = ' + frames[k].t.toFixed(2) + ')';
+}
+async function walk(event) {
+  event.preventDefault();
+  showError('');
+  const form = new FormData();
+  form.set('from', $('prompt').value);
+  form.set('to', $('walk-to').value);
+  form.set('model', $('model').value);
+  form.set('steps', $('walk-steps').value);
+  form.set('seed', $('seed').value);
+  const res = await fetch('/v1/images/interpolations', { method: 'POST', body: form });
+  const body = await res.json();
+  if (!res.ok) return showError(body.error.message + ' (' + body.error.code + ')');
+  frames = body.data;
+  const strip = $('walk-strip');
+  strip.replaceChildren(...frames.map((f, k) => {
+    const img = document.createElement('img');
+    img.src = 'data:image/png;base64,' + f.b64_json;
+    img.alt = 'Frame ' + (k + 1);
+    img.addEventListener('click', () => { $('walk-slider').value = k; showFrame(k); });
+    return img;
+  }));
+  $('walk-slider').max = frames.length - 1;
+  $('walk-slider').value = 0;
+  showFrame(0);
+  $('walk-view').hidden = false;
+}
+
+$('variations-form').addEventListener('submit', vary);
+$('walk-form').addEventListener('submit', walk);
+$('walk-slider').addEventListener('input', () => showFrame(Number($('walk-slider').value)));
 $('form').addEventListener('submit', generate);
 $('model').addEventListener('change', selectModel);
 $('reroll').addEventListener('click', () => {

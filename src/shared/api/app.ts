@@ -12,7 +12,7 @@ import type { ModelCache } from '../generation/model-cache.js';
 import { imageVariations } from '../generation/variations.js';
 import { decodeUpload, toModelInput } from '../image/decode.js';
 import { encodeGif } from '../image/gif.js';
-import { batchGrid, batchImage, encodePng, toBase64 } from '../image/png.js';
+import { batchGrid, batchImage, encodePng, type ImageBatch, toBase64 } from '../image/png.js';
 import { isPublic, type Manifest } from '../manifest.js';
 import { parseModelRef, quote } from '../model-id.js';
 import { type PromptRoute, routePrompt } from '../prompt/route-prompt.js';
@@ -122,6 +122,14 @@ const generationRoute = createRoute({
   },
 });
 
+const binary = (type: string) => ({ [type]: { schema: z.string().meta({ format: 'binary' }) } });
+/** The errors of a route that takes uploads, on top of the usual ones. */
+const uploadErrors = {
+  ...errorResponses,
+  413: json(errorBodySchema, 'An upload is larger than 4 MiB'),
+  415: json(errorBodySchema, 'An upload is not a PNG or JPEG'),
+};
+
 const variationRoute = createRoute({
   method: 'post',
   path: '/v1/images/variations',
@@ -131,15 +139,10 @@ const variationRoute = createRoute({
   },
   responses: {
     200: {
-      content: {
-        'application/json': { schema: generationResponseSchema },
-        'image/png': { schema: z.string().meta({ format: 'binary' }) },
-      },
+      content: { 'application/json': { schema: generationResponseSchema }, ...binary('image/png') },
       description: 'The images (base64 PNGs), or with response_format "png" one PNG (a grid for n > 1)',
     },
-    ...errorResponses,
-    413: json(errorBodySchema, 'The upload is larger than 4 MiB'),
-    415: json(errorBodySchema, 'The upload is not a PNG or JPEG'),
+    ...uploadErrors,
   },
 });
 
@@ -154,14 +157,12 @@ const interpolationRoute = createRoute({
     200: {
       content: {
         'application/json': { schema: interpolationResponseSchema },
-        'image/png': { schema: z.string().meta({ format: 'binary' }) },
-        'image/gif': { schema: z.string().meta({ format: 'binary' }) },
+        ...binary('image/png'),
+        ...binary('image/gif'),
       },
       description: 'The frames (base64 PNGs), one PNG strip, or an animated GIF',
     },
-    ...errorResponses,
-    413: json(errorBodySchema, 'A picture is larger than 4 MiB'),
-    415: json(errorBodySchema, 'A picture is not a PNG or JPEG'),
+    ...uploadErrors,
   },
 });
 
@@ -345,11 +346,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     logFields(c, { n: request.n, ...(request.size !== undefined ? { size: request.size } : {}) });
     // a named model is checked here, before any forwarding: the GPU worker never sees a request
     // for a model the caller may not read
-    if (request.user) {
-      logFields(c, { user: request.user });
-      const limited = await limitUser(c, deps.limits, caller, request.user);
-      if (limited) return limited as never;
-    }
+    const limited = await limitUser(c, deps.limits, caller, request.user);
+    if (limited) return limited as never;
     const asUrls = request.response_format === 'url';
     if (asUrls && !deps.imageUrlSecret) {
       throw new CvaeError(
@@ -388,17 +386,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       { prompt: request.prompt, n: request.n, seed },
       deps.embed ?? localEmbedder(deps.models),
     );
-    const headers = {
-      'x-cvae-model': `${manifest.id}@${manifest.version}`,
-      'x-cvae-seed': String(seed),
-    };
-    if (!asUrls && wantsPng(c, request)) {
-      const pixels = generation.batch.n === 1 ? batchImage(generation.batch, 0) : batchGrid(generation.batch);
-      return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, {
-        ...headers,
-        'content-type': 'image/png',
-      }) as never;
-    }
+    const headers = answerHeaders(manifest, seed);
+    if (!asUrls && wantsPng(c, request)) return pngAnswer(c, generation.batch, headers) as never;
     return c.json(
       {
         created: Math.floor(Date.now() / 1000),
@@ -423,11 +412,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.openapi(variationRoute, async (c) => {
     const form = c.req.valid('form');
     const caller = callerOf(c);
-    if (form.user) {
-      logFields(c, { user: form.user });
-      const limited = await limitUser(c, deps.limits, caller, form.user);
-      if (limited) return limited as never;
-    }
+    const limited = await limitUser(c, deps.limits, caller, form.user);
+    if (limited) return limited as never;
     const seed = form.seed ?? (deps.randomSeed ?? randomSeed)();
     const asRequest = { prompt: form.prompt ?? '', n: form.n, response_format: 'b64_json' as const };
     const manifest = await resolveModel(
@@ -441,13 +427,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     );
     logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.n });
     const size = manifest.image?.width ?? 0;
-    if (deps.forward && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256))) {
-      throw new CvaeError(
-        'unsupported_size',
-        `variations are drawn where the model is served at the edge (28, 64, 128 px); ${manifest.id} is served by the GPU worker`,
-        { param: 'size' },
-      );
-    }
+    refuseGpuServed(deps, manifest, 'variations');
     const picture = decodeUpload(new Uint8Array(await form.image.arrayBuffer()));
     const input = toModelInput(picture, size, manifest.image?.channels ?? 1);
     const generation = await imageVariations(
@@ -456,14 +436,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       { image: input, ...(form.prompt ? { prompt: form.prompt } : {}), n: form.n, seed, strength: form.strength },
       deps.embed ?? localEmbedder(deps.models),
     );
-    const headers = { 'x-cvae-model': `${manifest.id}@${manifest.version}`, 'x-cvae-seed': String(seed) };
-    if (form.response_format === 'png' || wantsPng(c, asRequest)) {
-      const pixels = generation.batch.n === 1 ? batchImage(generation.batch, 0) : batchGrid(generation.batch);
-      return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, {
-        ...headers,
-        'content-type': 'image/png',
-      }) as never;
-    }
+    const headers = answerHeaders(manifest, seed);
+    if (form.response_format === 'png' || wantsPng(c, asRequest))
+      return pngAnswer(c, generation.batch, headers) as never;
     return c.json(
       {
         created: Math.floor(Date.now() / 1000),
@@ -482,11 +457,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.openapi(interpolationRoute, async (c) => {
     const form = c.req.valid('form');
     const caller = callerOf(c);
-    if (form.user) {
-      logFields(c, { user: form.user });
-      const limited = await limitUser(c, deps.limits, caller, form.user);
-      if (limited) return limited as never;
-    }
+    const limited = await limitUser(c, deps.limits, caller, form.user);
+    if (limited) return limited as never;
     const seed = form.seed ?? (deps.randomSeed ?? randomSeed)();
     const prompts = [form.from, form.to].filter((e): e is string => typeof e === 'string');
     const asRequest = { prompt: prompts[0] ?? 'picture', n: form.steps, response_format: 'b64_json' as const };
@@ -506,13 +478,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     );
     logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.steps });
     const shape = manifest.image as NonNullable<Manifest['image']>;
-    if (deps.forward && (manifest.serving === 'gpu' || shape.width >= (deps.gpuMinSize ?? 256))) {
-      throw new CvaeError(
-        'unsupported_size',
-        `interpolations are drawn where the model is served at the edge (28, 64, 128 px); ${manifest.id} is served by the GPU worker`,
-        { param: 'size' },
-      );
-    }
+    refuseGpuServed(deps, manifest, 'interpolations');
     const end = async (value: File | string, prompt: string | undefined) =>
       typeof value === 'string'
         ? { prompt: value }
@@ -533,7 +499,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       height: shape.height,
       width: shape.width,
     };
-    const headers = { 'x-cvae-model': `${manifest.id}@${manifest.version}`, 'x-cvae-seed': String(seed) };
+    const headers = answerHeaders(manifest, seed);
     const frames = Array.from({ length: walk.steps }, (_, k) => batchImage(batch, k));
     if (form.response_format === 'gif') {
       return c.body(encodeGif(frames) as Uint8Array<ArrayBuffer>, 200, {
@@ -831,10 +797,35 @@ async function imageUrl(c: Context, deps: ApiDeps, model: string, prompt: string
  * one, as `user:<u>`: both this and the key's or address's limit must pass, so naming a new user
  * per request never buys more than the address already has.
  */
-async function limitUser(c: Context, limits: RateLimits | undefined, caller: Caller, user: string) {
+async function limitUser(c: Context, limits: RateLimits | undefined, caller: Caller, user: string | undefined) {
+  if (!user) return undefined;
+  logFields(c, { user });
   const limiter = limits?.generate;
   if (!limiter) return undefined;
   const key = caller.keyId ? `${caller.client}:user:${user}` : `user:${user}`;
   if ((await limiter.limit({ key })).success) return undefined;
   return tooManyRequests(c, `requests for user ${quote(user.slice(0, 64))}`, limits.retryAfterSeconds);
+}
+
+const answerHeaders = (manifest: Manifest, seed: number) => ({
+  'x-cvae-model': `${manifest.id}@${manifest.version}`,
+  'x-cvae-seed': String(seed),
+});
+
+/** The images themselves: one PNG, a grid for n > 1. */
+function pngAnswer(c: Context, batch: ImageBatch, headers: Record<string, string>) {
+  const pixels = batch.n === 1 ? batchImage(batch, 0) : batchGrid(batch);
+  return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-type': 'image/png' });
+}
+
+/** Uploads are encoded where the model is served at the edge; the GPU worker's models are not offered yet. */
+function refuseGpuServed(deps: ApiDeps, manifest: Manifest, what: string): void {
+  const size = manifest.image?.width ?? 0;
+  if (deps.forward && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256))) {
+    throw new CvaeError(
+      'unsupported_size',
+      `${what} are drawn where the model is served at the edge (28, 64, 128 px); ${manifest.id} is served by the GPU worker`,
+      { param: 'size' },
+    );
+  }
 }

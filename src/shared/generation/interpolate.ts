@@ -1,4 +1,5 @@
 import type { Manifest } from '../manifest.js';
+import { cosine } from '../metrics/cosine.js';
 import {
   type Condition,
   type EmbedText,
@@ -69,15 +70,7 @@ export async function interpolate(
 
 /** Spherical interpolation (Shoemake); linear when the two are (anti)parallel. */
 export function slerp(a: Float32Array, b: Float32Array, t: number): Float32Array {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  const cos = Math.max(-1, Math.min(1, dot / Math.sqrt(na * nb || 1)));
+  const cos = Math.max(-1, Math.min(1, cosine(a, b)));
   const omega = Math.acos(cos);
   const out = new Float32Array(a.length);
   if (Math.abs(Math.sin(omega)) < 1e-6) {

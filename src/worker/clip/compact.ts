@@ -5,6 +5,7 @@ import { CvaeError } from '../../shared/errors.js';
 import { toFloat16Bits } from '../../shared/float16.js';
 import { ModelCache } from '../../shared/generation/model-cache.js';
 import { type Manifest, parseManifest } from '../../shared/manifest.js';
+import { cosine } from '../../shared/metrics/cosine.js';
 import { packageSource } from '../../shared/registry/package-source.js';
 import { RegistryReader } from '../../shared/registry/reader.js';
 import { nodeRuntime } from '../onnx/runtime.js';
@@ -158,16 +159,4 @@ async function compareForms(dir: string, manifest: Manifest): Promise<number[]> 
     new ModelCache(reader, nodeRuntime, { textEncoder: { form: 'compact', maxBytes: Infinity } }),
   );
   return full.map((a, i) => cosine(a, compact[i] as Float32Array));
-}
-
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(na * nb);
 }

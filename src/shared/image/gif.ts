@@ -1,5 +1,11 @@
-import { applyPalette, GIFEncoder, quantize } from 'gifenc';
+import * as gifenc from 'gifenc';
 import type { Pixels } from './png.js';
+
+// gifenc's ESM build (bundlers, workerd) has named exports; Node loads its CommonJS build, whose
+// exports arrive as the namespace's default
+type Gifenc = Pick<typeof gifenc, 'GIFEncoder' | 'quantize' | 'applyPalette'>;
+const lib: Gifenc = 'GIFEncoder' in gifenc ? gifenc : (gifenc as unknown as { default: Gifenc }).default;
+const { applyPalette, GIFEncoder, quantize } = lib;
 
 /**
  * Frames → one looping animated GIF (gifenc: pure JS, runs in Workers). One palette for the whole

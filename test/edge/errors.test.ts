@@ -80,7 +80,14 @@ describe('generation errors', () => {
     expect(doc.status).toBe(200);
     const paths = Object.keys(((await doc.json()) as { paths: Record<string, unknown> }).paths);
     expect(paths).toEqual(
-      expect.arrayContaining(['/v1/images/generations', '/v1/models/{id}/promote', '/v1/embeddings']),
+      expect.arrayContaining([
+        '/v1/images/generations',
+        '/v1/images/variations',
+        '/v1/images/interpolations',
+        '/v1/images/{file}',
+        '/v1/models/{id}/promote',
+        '/v1/embeddings',
+      ]),
     );
   });
 

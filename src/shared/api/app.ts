@@ -701,7 +701,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       title: 'cvae-edge',
       version: deps.codeVersion,
       description:
-        'Text-to-image generation with conditional VAEs. Errors are `{"error":{"code","message"}}` with a 4xx status for bad input.',
+        'Text-to-image generation with conditional VAEs. Errors are `{"error":{"code","message","type","param"}}` (the shape OpenAI clients read) with a 4xx status for bad input.',
     },
   });
   return app;

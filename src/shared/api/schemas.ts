@@ -124,7 +124,8 @@ const walkEnd = z
   .union([
     z
       .instanceof(File)
-      .refine((f) => f.size <= MAX_UPLOAD_BYTES, `a picture is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`),
+      .refine((f) => f.size <= MAX_UPLOAD_BYTES, `a picture is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`)
+      .meta({ type: 'string', format: 'binary' }),
     z.string().trim().min(1).max(MAX_PROMPT_CHARS),
   ])
   .meta({ description: 'a prompt, or a picture (PNG or JPEG file)' });

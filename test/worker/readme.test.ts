@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -9,6 +9,7 @@ import { buildProgram } from '../../src/worker/cli/program.js';
 import { generateClipPackage } from '../../src/worker/clip/local-encoder.js';
 import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
+import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 
 // The README's commands cannot rot: every curl line runs against the real edge bundle in local
 // workerd, and every `npm run cvae -- …` line names commands and options the CLI has.
@@ -64,7 +65,7 @@ describe('README: curl examples against the edge', () => {
     const bundle = mkdtempSync(join(tmpdir(), 'readme-bundle-'));
     edge = startLocalEdge(bundle, buildEdgeBundle(bundle), {
       d1: true,
-      bindings: { ADMIN_TOKEN: 'readme-admin', WORKER_TOKEN: 'w' },
+      bindings: { ADMIN_TOKEN: 'readme-admin', WORKER_TOKEN: 'w', IMAGE_URL_SECRET: 'readme-urls' },
     });
     base = (await edge.ready).toString().replace(/\/$/, '');
     await applyMigrations(await edge.getD1Database('DB'));
@@ -93,12 +94,19 @@ describe('README: curl examples against the edge', () => {
       out: clip,
     });
     await putPackageInR2(edge, clip);
+    // variations encode with the model's encoder, which the bundle leaves to the bucket
+    await putPackageInR2(edge, join(MODELS_DIR, 'fashion-conv'));
   }, 180_000);
-  afterAll(() => edge?.dispose());
+  afterAll(async () => {
+    await edge?.dispose();
+    rmSync(cwd, { recursive: true, force: true });
+  });
 
   it('has one for every public route', () => {
     for (const route of [
       '/v1/images/generations',
+      '/v1/images/variations',
+      '/v1/images/interpolations',
       '/v1/embeddings',
       '/v1/models',
       '/openapi.json',
@@ -111,9 +119,10 @@ describe('README: curl examples against the edge', () => {
       ).toBe(true);
     }
   });
+  // one folder for all, in the README's order: a line may upload what an earlier one saved
+  const cwd = mkdtempSync(join(tmpdir(), 'readme-curl-'));
   for (const line of curls) {
     it(line, () => {
-      const cwd = mkdtempSync(join(tmpdir(), 'readme-curl-'));
       const out = execFileSync('bash', ['-c', `${line} -w '\\n%{http_code}'`], {
         cwd,
         env: { ...process.env, EDGE: base, KEY: key, JOB: job, ADMIN_TOKEN: 'readme-admin' },

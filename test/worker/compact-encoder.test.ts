@@ -116,9 +116,7 @@ describe('the compact text encoder', () => {
     expect(report.cosine.min).toBeGreaterThanOrEqual(0.995);
     expect(report.bytes.table).toBe(49408 * 32 * 2);
     expect(r.stderr).toMatch(/cosine to the full graph on 8 captions/);
-    const missing = await cvae('clip', 'compact', join(root, 'nowhere'));
-    expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/no manifest\.json/);
+    await expect(addCompactEncoder(join(root, 'nowhere'))).rejects.toThrow(/no manifest\.json/);
   });
 
   it('is refused by a cache that allows less than its size, with the reason', async () => {

@@ -143,6 +143,18 @@ describe('image variations', () => {
     const missing = await post(none);
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: { param: string } }).error.param).toBe('image');
+    // a decompression bomb: a small file whose header claims 30000 × 30000 is refused unread
+    const bomb = Buffer.from(await generated('Make a dress', 1), 'base64');
+    bomb.writeUInt32BE(30000, 16);
+    bomb.writeUInt32BE(30000, 20);
+    const claimsHuge = new FormData();
+    claimsHuge.set('image', new Blob([new Uint8Array(bomb)]), 'bomb.png');
+    const refusedBomb = await post(claimsHuge);
+    expect(refusedBomb.status).toBe(413);
+    expect(((await refusedBomb.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'image_too_large',
+      message: expect.stringContaining('30000x30000'),
+    });
     const cut = Buffer.from(await generated('Make a dress', 1), 'base64').subarray(0, 60);
     const truncated = new FormData();
     truncated.set('image', new Blob([new Uint8Array(cut)]), 'cut.png');

@@ -538,11 +538,15 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     }
     if (!deps.imageUrlSecret) throw new CvaeError('not_found', 'No such image: this server issues no image URLs.');
     const { ref, etag } = await verifyImageRef(file, deps.imageUrlSecret);
-    const headers = { etag, 'cache-control': '', 'x-cvae-model': ref.model, 'x-cvae-seed': String(ref.seed) };
     const { id, version } = parseModelRef(ref.model);
     const manifest = await deps.models.manifest(id, version);
     // a signed URL is a capability: whoever holds it may see this one image, even of a private model
-    headers['cache-control'] = `${isPublic(manifest) ? 'public' : 'private'}, max-age=31536000, immutable`;
+    const headers = {
+      etag,
+      'cache-control': `${isPublic(manifest) ? 'public' : 'private'}, max-age=31536000, immutable`,
+      'x-cvae-model': ref.model,
+      'x-cvae-seed': String(ref.seed),
+    };
     if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers) as never;
     logFields(c, { model: ref.model, n: 1 });
     const size = manifest.image?.width ?? 0;

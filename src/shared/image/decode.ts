@@ -4,19 +4,20 @@ import { CvaeError } from '../errors.js';
 
 /**
  * An uploaded picture (PNG or JPEG, told apart by their signatures, not by what the client
- * claims) → RGB floats in [0, 1], HWC. Pure JavaScript codecs (fast-png, jpeg-js): they run in
- * Workers, Node and browsers alike. Transparent pixels are composited onto black, the background
- * the models were trained on.
+ * claims) → RGB bytes, HWC. Pure JavaScript codecs (fast-png, jpeg-js): they run in Workers, Node
+ * and browsers alike. Transparent pixels are composited onto black, the background the models were
+ * trained on. The size is checked from the header before anything is decoded: a small file can
+ * claim a huge picture (a decompression bomb), and an isolate has 128 MB.
  */
 export interface RgbImage {
   width: number;
   height: number;
-  /** HWC, 3 channels, [0, 1] */
-  data: Float32Array;
+  /** HWC, 3 channels, 0–255 */
+  data: Uint8Array;
 }
 
-/** Pictures larger than this many pixels are refused before decoding them whole (24 MP). */
-export const MAX_UPLOAD_PIXELS = 24_000_000;
+/** Pictures larger than this many pixels are refused before decoding (4 MP: 2048 × 2048). */
+export const MAX_UPLOAD_PIXELS = 4_194_304;
 
 const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
@@ -28,6 +29,12 @@ export function decodeUpload(bytes: Uint8Array): RgbImage {
 }
 
 function fromPng(bytes: Uint8Array): RgbImage {
+  // IHDR is the first chunk: width and height, big-endian, at bytes 16 and 20
+  if (bytes.length >= 24) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const [w, h] = [view.getUint32(16), view.getUint32(20)];
+    if (w * h > MAX_UPLOAD_PIXELS) tooLarge(w, h);
+  }
   let png: ReturnType<typeof decodePng>;
   try {
     png = decodePng(bytes);
@@ -37,7 +44,7 @@ function fromPng(bytes: Uint8Array): RgbImage {
   const { width, height, channels, depth, palette } = png;
   if (width * height > MAX_UPLOAD_PIXELS) tooLarge(width, height);
   const max = depth === 16 ? 65535 : depth === 8 ? 255 : 2 ** depth - 1;
-  const out = new Float32Array(width * height * 3);
+  const out = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
     let rgba: number[];
     if (palette) {
@@ -58,7 +65,7 @@ function fromPng(bytes: Uint8Array): RgbImage {
             : [v(0), v(1), v(2), channels === 4 ? v(3) : 1];
     }
     const alpha = rgba[3] as number;
-    for (let c = 0; c < 3; c++) out[p * 3 + c] = (rgba[c] as number) * alpha;
+    for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round((rgba[c] as number) * alpha * 255);
   }
   return { width, height, data: out };
 }
@@ -70,7 +77,7 @@ function fromJpeg(bytes: Uint8Array): RgbImage {
       useTArray: true,
       formatAsRGBA: true,
       maxResolutionInMP: MAX_UPLOAD_PIXELS / 1e6,
-      maxMemoryUsageInMB: 256,
+      maxMemoryUsageInMB: 64,
     });
   } catch (error) {
     const message = (error as Error).message;
@@ -78,16 +85,15 @@ function fromJpeg(bytes: Uint8Array): RgbImage {
     throw new CvaeError('unsupported_image', `The JPEG cannot be read: ${message}`, { param: 'image' });
   }
   const { width, height, data } = decoded;
-  const out = new Float32Array(width * height * 3);
-  for (let p = 0; p < width * height; p++)
-    for (let c = 0; c < 3; c++) out[p * 3 + c] = (data[p * 4 + c] as number) / 255;
+  const out = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = data[p * 4 + c] as number;
   return { width, height, data: out };
 }
 
 function tooLarge(width: number, height: number): never {
   throw new CvaeError(
     'image_too_large',
-    `The picture${width ? ` (${width}x${height})` : ''} has more than ${MAX_UPLOAD_PIXELS / 1e6} megapixels.`,
+    `The picture${width ? ` (${width}x${height})` : ''} has more than ${MAX_UPLOAD_PIXELS} pixels (2048 × 2048).`,
     { param: 'image' },
   );
 }
@@ -103,9 +109,9 @@ export function toModelInput(image: RgbImage, size: number, channels: number): F
   const scale = side / size;
   const out = new Float32Array(channels * size * size);
   const at = (x: number, y: number, c: number) =>
-    image.data[
+    (image.data[
       (Math.min(image.height - 1, Math.max(0, y)) * image.width + Math.min(image.width - 1, Math.max(0, x))) * 3 + c
-    ] as number;
+    ] as number) / 255;
   for (let oy = 0; oy < size; oy++) {
     for (let ox = 0; ox < size; ox++) {
       const rgb = [0, 0, 0];

@@ -1,6 +1,6 @@
 import type { JobStatus, TrainingJob, TrainingJobConfig } from '../../shared/api/jobs-schemas.js';
 import { CvaeError } from '../../shared/errors.js';
-import { sha256Hex } from '../../shared/generation/model-cache.js';
+import { sha256Hex } from '../../shared/hash.js';
 import { OWNER_PATTERN, quote } from '../../shared/model-id.js';
 
 /**

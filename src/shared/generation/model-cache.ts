@@ -1,5 +1,6 @@
 import { tokenizerFromVocabGz } from '../clip/tokenizer-loader.js';
 import { CvaeError } from '../errors.js';
+import { sha256Hex } from '../hash.js';
 import type { Manifest } from '../manifest.js';
 import { parseModelRef } from '../model-id.js';
 import type { RegistryReader } from '../registry/reader.js';
@@ -20,14 +21,6 @@ export interface ModelCacheOptions {
   latestTtlMs?: number;
   now?: () => number;
   textEncoder?: TextEncoderForm;
-}
-
-/** Lowercase hex sha256 with Web Crypto (Workers, Node ≥ 20, browsers). */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  let hex = '';
-  for (const b of digest) hex += b.toString(16).padStart(2, '0');
-  return hex;
 }
 
 /**

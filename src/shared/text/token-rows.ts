@@ -1,6 +1,6 @@
 import { CvaeError } from '../errors.js';
 import { decodeFloat16 } from '../float16.js';
-import { sha256Hex } from '../generation/model-cache.js';
+import { sha256Hex } from '../hash.js';
 
 /**
  * CLIP's token-embedding table, read a shard at a time: 49,408 rows × 512 float16 is 48 MiB, a

@@ -5,7 +5,7 @@ import type { TrainingJobConfig } from '../../shared/api/jobs-schemas.js';
 import { CLIP_MODEL_ID } from '../../shared/arch/coco.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
-import { sha256Hex } from '../../shared/generation/model-cache.js';
+import { sha256Hex } from '../../shared/hash.js';
 import {
   chooseTextEncoder,
   type DataSource,

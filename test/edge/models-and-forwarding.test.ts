@@ -60,6 +60,11 @@ describe('models routes', () => {
     expect(again.status).toBe(304);
     const missing = await get(`/v1/models/fashion-conv/versions/${manifest.version}/files/secrets.txt`);
     expect(missing.status).toBe(404);
+    // the model card is remade at the edge from the bundled manifest, byte for byte
+    const card = manifest.files.find((f) => f.name === 'README.md');
+    const readme = await get(`/v1/models/fashion-conv/versions/${manifest.version}/files/README.md`);
+    expect(readme.status).toBe(200);
+    expect(await sha256(await readme.arrayBuffer())).toBe(card?.sha256);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('file_not_found');
   });
 

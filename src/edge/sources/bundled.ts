@@ -6,8 +6,11 @@
 
 import decoder from '../../../models/fashion-conv/decoder.onnx';
 import manifestJson from '../../../models/fashion-conv/manifest.json';
+import { fashionConv } from '../../shared/arch/fashion.js';
+import { describeCvae } from '../../shared/arch/shapes.js';
 import { parseManifest } from '../../shared/manifest.js';
 import type { BlobSource } from '../../shared/registry/blob-source.js';
+import { CARD_FILE, modelCard } from '../../shared/registry/model-card.js';
 import { packageSource } from '../../shared/registry/package-source.js';
 
 /** The bundled decoder's bytes (one view, so a session prewarmed from it is recognised). */
@@ -18,7 +21,13 @@ const manifest = parseManifest(manifestJson, 'bundled fashion-conv manifest');
 /** The bundled decoder's input signature, from its manifest (what a prewarm run feeds it). */
 export const bundledDecoderInputs = manifest.files.find((f) => f.name === 'decoder.onnx')?.inputs ?? [];
 
+/** The model card, remade from the manifest (src/shared/registry/model-card.ts), not bundled twice. */
+function bundledCard(): Uint8Array {
+  const files = manifest.files.filter((f) => f.name !== CARD_FILE);
+  return new TextEncoder().encode(modelCard({ ...manifest, files }, describeCvae(fashionConv).parameterCount));
+}
+
 export function bundledSource(): BlobSource {
-  const files: Record<string, Uint8Array> = { 'decoder.onnx': bundledDecoder };
+  const files: Record<string, Uint8Array> = { 'decoder.onnx': bundledDecoder, [CARD_FILE]: bundledCard() };
   return packageSource('bundled', [{ manifest, load: async (name) => files[name] }]);
 }

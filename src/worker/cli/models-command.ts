@@ -1,6 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
+import { describeCvae } from '../../shared/arch/shapes.js';
 import { parseModelRef } from '../../shared/model-id.js';
-import { verifyPackage } from '../registry/package.js';
+import { addModelCard, MANIFEST_FILE, verifyPackage } from '../registry/package.js';
 import { getAlias, getManifest, listModels, promote, pull, push } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
 
@@ -91,5 +95,18 @@ export function registerModels(program: Command): void {
     .action(async (dir: string) => {
       const manifest = await verifyPackage(dir);
       console.log(`${manifest.id}@${manifest.version}: ${manifest.files.length} files verified`);
+    });
+
+  models
+    .command('card')
+    .description("write a package folder's README.md (model card) from its manifest, as cvae export does")
+    .argument('<dir>', 'package folder')
+    .action(async (dir: string) => {
+      const manifest = await verifyPackage(dir);
+      const arch = manifest.training?.architecture ?? manifest.id.split('/').at(-1) ?? '';
+      const parameters = ARCHITECTURE_IDS.includes(arch) ? describeCvae(architecture(arch)).parameterCount : undefined;
+      const withCard = await addModelCard(dir, manifest, parameters);
+      await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(withCard, null, 2)}\n`);
+      console.log(`${join(dir, 'README.md')} written`);
     });
 }

@@ -9,6 +9,7 @@ import { CvaeError } from '../../shared/errors.js';
 import { FASHION_CLASSES } from '../../shared/fashion/classes.js';
 import { type Manifest, type ModelFile, parseManifest } from '../../shared/manifest.js';
 import { MANIFEST_FILE } from '../../shared/registry/layout.js';
+import { CARD_FILE, modelCard } from '../../shared/registry/model-card.js';
 import { exportDecoder, exportEncoder } from '../onnx/export-cvae.js';
 import type { WeightType } from '../onnx/graph-builder.js';
 
@@ -102,8 +103,22 @@ export async function writeModelPackage(dir: string, input: PackageInput): Promi
     createdAt: new Date().toISOString(),
     ...(input.command ? { command: input.command } : {}),
   });
-  await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  return manifest;
+  const withCard = await addModelCard(dir, manifest, info.parameterCount);
+  await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(withCard, null, 2)}\n`);
+  return withCard;
+}
+
+/** Writes the package's README.md (src/shared/registry/model-card.ts) and lists it in the manifest (not yet written). */
+export async function addModelCard(dir: string, manifest: Manifest, parameters?: number): Promise<Manifest> {
+  // made from the manifest without the card itself: the same bytes every time (the edge remakes
+  // the bundled model's card this way)
+  const files = manifest.files.filter((f) => f.name !== CARD_FILE);
+  const card = new TextEncoder().encode(modelCard({ ...manifest, files }, parameters));
+  await writeFile(join(dir, CARD_FILE), card);
+  return parseManifest(
+    { ...manifest, files: [...files, { name: CARD_FILE, role: 'other', bytes: card.length, sha256: sha256(card) }] },
+    join(dir, MANIFEST_FILE),
+  );
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {

@@ -123,7 +123,9 @@ describe('README: curl examples against the edge', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'readme-curl-'));
   for (const line of curls) {
     it(line, () => {
-      const out = execFileSync('bash', ['-c', `${line} -w '\\n%{http_code}'`], {
+      // --max-time: execFileSync blocks the test's event loop, so a request that never ends would
+      // hang the run instead of failing the test
+      const out = execFileSync('bash', ['-c', `${line} --max-time 60 -w '\\n%{http_code}'`], {
         cwd,
         env: { ...process.env, EDGE: base, KEY: key, JOB: job, ADMIN_TOKEN: 'readme-admin' },
       }).toString();

@@ -74,7 +74,7 @@ describe('model registry on S3', () => {
   it('push → list → pull → verify round-trips, and latest follows the newest push', async () => {
     const dir = await makePackage('v1');
     const manifest = await push(store, dir);
-    expect(manifest.files.map((f) => f.name)).toEqual(['decoder.onnx', 'encoder.onnx']);
+    expect(manifest.files.map((f) => f.name)).toEqual(['decoder.onnx', 'encoder.onnx', 'README.md']);
     await push(store, await makePackage('v2'));
     const listing = await listModels(store);
     expect(listing.filter((m) => m.id === 'fashion-fc')).toEqual([

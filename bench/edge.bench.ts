@@ -60,7 +60,10 @@ async function seedR2(mf: Miniflare, dirs: string[]) {
   for (const dir of dirs) await putPackageInR2(mf, dir);
 }
 
-const startEdge = (bindings: Record<string, string> = {}) => startLocalEdge(bundleDir, files, { bindings });
+// a benchmark sends far more than the public rate limits allow one client
+const unlimited = { generate: 1_000_000, auth: 1_000_000 };
+const startEdge = (bindings: Record<string, string> = {}) =>
+  startLocalEdge(bundleDir, files, { bindings, limits: unlimited });
 
 const body = (model: string, prompt: string, n: number) => JSON.stringify({ model, prompt, n, seed: 1 });
 // plain HTTP to workerd's socket (dispatchFetch adds a proxy hop of its own)
@@ -170,7 +173,7 @@ for (const c of cases) {
 // 4b. In-isolate time per request: the loop worker replays a request N times inside workerd;
 // timing N = LOOP and N = 0 from outside and dividing cancels the HTTP round trip.
 const loopDir = mkdtempSync(join(tmpdir(), 'edge-loop-'));
-const loop = startLocalEdge(loopDir, buildEdgeBundle(loopDir, 'bench/edge-loop.worker.ts'));
+const loop = startLocalEdge(loopDir, buildEdgeBundle(loopDir, 'bench/edge-loop.worker.ts'), { limits: unlimited });
 await loop.ready;
 await seedR2(loop, [join(root, 'coco-64-concat'), join(root, 'coco-128-concat'), join(root, 'clip-vit-b32-text')]);
 const LOOP = Number(process.env.BENCH_LOOP ?? 500);

@@ -1,11 +1,8 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIP_VOCAB_PATH, generateClipPackage } from '../../src/worker/clip/local-encoder.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 import { type RunningServer, startServer } from '../../src/worker/serve/server.js';
+import { tinyRegistry } from '../helpers/tiny-registry.js';
 
 // The official `openai` client against `cvae serve` directly (no edge in front): generations as
 // b64 and as signed URLs, embeddings in both encodings, errors as the client's classes.
@@ -13,15 +10,7 @@ let root: string;
 let server: RunningServer;
 let openai: OpenAI;
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'openai-serve-'));
-  cpSync(join(MODELS_DIR, 'fashion-conv'), join(root, 'fashion-conv'), { recursive: true });
-  await generateClipPackage({
-    config: 'tiny',
-    seed: 1,
-    vocab: CLIP_VOCAB_PATH,
-    out: join(root, 'clip'),
-    compact: false,
-  });
+  root = await tinyRegistry('openai-serve-');
   server = await startServer({ port: 0, host: '127.0.0.1', modelsDir: root, imageUrlSecret: 'serve-url-secret' });
   openai = new OpenAI({ apiKey: 'unused-here', baseURL: `${server.url}/v1`, maxRetries: 0 });
 });

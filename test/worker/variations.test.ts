@@ -1,5 +1,3 @@
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import sharp from 'sharp';
@@ -9,12 +7,11 @@ import { cocoSpec } from '../../src/shared/arch/coco.js';
 import { describeCvae } from '../../src/shared/arch/shapes.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
-import { CLIP_VOCAB_PATH, generateClipPackage } from '../../src/worker/clip/local-encoder.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 import { initialValues } from '../../src/worker/model/weights.js';
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 import { writeModelPackage } from '../../src/worker/registry/package.js';
+import { tinyRegistry } from '../helpers/tiny-registry.js';
 
 // POST /v1/images/variations with the shipped models: a picture in, the model's encoder, the
 // posterior sampled. Pictures are the API's own generations, so what they show is known.
@@ -38,17 +35,9 @@ async function generated(prompt: string, seed: number, model = 'fashion-conv'): 
 }
 
 beforeAll(async () => {
-  const root = mkdtempSync(join(tmpdir(), 'variations-'));
-  cpSync(join(MODELS_DIR, 'fashion-conv'), join(root, 'fashion-conv'), { recursive: true });
+  const root = await tinyRegistry('variations-');
   // a long-text model of the same shape with random weights and the tiny encoder: what is tested
   // is the route (the caption conditions both halves), not what a trained model draws
-  await generateClipPackage({
-    config: 'tiny',
-    seed: 1,
-    vocab: CLIP_VOCAB_PATH,
-    out: join(root, 'clip'),
-    compact: false,
-  });
   const coco = cocoSpec(64, 'concat');
   await writeModelPackage(join(root, coco.id), {
     spec: coco,

@@ -28,6 +28,8 @@ function bundledCard(): Uint8Array {
 }
 
 export function bundledSource(): BlobSource {
-  const files: Record<string, Uint8Array> = { 'decoder.onnx': bundledDecoder, [CARD_FILE]: bundledCard() };
-  return packageSource('bundled', [{ manifest, load: async (name) => files[name] }]);
+  // the card is made when it is downloaded, not while the isolate starts
+  const load = async (name: string) =>
+    name === 'decoder.onnx' ? bundledDecoder : name === CARD_FILE ? bundledCard() : undefined;
+  return packageSource('bundled', [{ manifest, load }]);
 }

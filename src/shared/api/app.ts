@@ -291,6 +291,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     getPath: (request) => namespacedModelPath(getPath(request)),
   });
   app.onError(handleError);
+  /** the request's seed, or a random one (echoed back) */
+  const drawSeed = (seed: number | undefined) => seed ?? (deps.randomSeed ?? randomSeed)();
   app.notFound(
     (c) =>
       methodNotAllowed(app, c) ??
@@ -339,7 +341,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   app.openapi(generationRoute, async (c) => {
     const request = c.req.valid('json');
-    const seed = request.seed ?? (deps.randomSeed ?? randomSeed)();
+    const seed = drawSeed(request.seed);
     const resolved = { ...request, seed };
     const accept = c.req.header('accept');
     const caller = callerOf(c);
@@ -414,7 +416,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const caller = callerOf(c);
     const limited = await limitUser(c, deps.limits, caller, form.user);
     if (limited) return limited as never;
-    const seed = form.seed ?? (deps.randomSeed ?? randomSeed)();
+    const seed = drawSeed(form.seed);
     const asRequest = { prompt: form.prompt ?? '', n: form.n, response_format: 'b64_json' as const };
     const manifest = await resolveModel(
       deps,
@@ -459,7 +461,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const caller = callerOf(c);
     const limited = await limitUser(c, deps.limits, caller, form.user);
     if (limited) return limited as never;
-    const seed = form.seed ?? (deps.randomSeed ?? randomSeed)();
+    const seed = drawSeed(form.seed);
     const prompts = [form.from, form.to].filter((e): e is string => typeof e === 'string');
     const asRequest = { prompt: prompts[0] ?? 'picture', n: form.steps, response_format: 'b64_json' as const };
     // each prompt routed alone (together, two clothing items read as a scene); long text if either is

@@ -81,6 +81,10 @@ export function modelCard(manifest: Manifest, parameters?: number): string {
   return lines.filter((l, i, all) => !(l === '' && all[i - 1] === '')).join('\n');
 }
 
+/**
+ * The card's JavaScript example, as text for the card's readers to run in Node: it names
+ * onnxruntime-node, but this module imports nothing from it (it runs at the edge too).
+ */
 function jsExample(manifest: Manifest, latent: number): string[] {
   const shortText = manifest.task === 'short-text';
   return [

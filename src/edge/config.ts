@@ -1,8 +1,10 @@
 import type { RateLimits } from '../shared/api/access.js';
 import { createApi } from '../shared/api/app.js';
+import { fanOut, requestCounts } from '../shared/api/request-counts.js';
 import { ModelCache } from '../shared/generation/model-cache.js';
 import { type BlobSource, layeredSource } from '../shared/registry/blob-source.js';
 import { RegistryReader } from '../shared/registry/reader.js';
+import { type AnalyticsDataset, analyticsLog } from './analytics.js';
 import { edgeIdentify } from './auth.js';
 import { gpuEmbedder, gpuForwarder } from './forward.js';
 import { registerJobRoutes } from './jobs/routes.js';
@@ -68,6 +70,8 @@ export interface Env {
   REQUEST_LOG?: string;
   /** signs response_format "url" image URLs (a secret); unset, that format is a 501 */
   IMAGE_URL_SECRET?: string;
+  /** Workers Analytics Engine dataset ([[analytics_engine_datasets]]): one data point per request */
+  ANALYTICS?: AnalyticsDataset;
 }
 
 const numberVar = (value: string | undefined, fallback: number) => {
@@ -121,6 +125,8 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     timeoutMs: numberVar(env.GPU_TIMEOUT_MS, 30_000),
   };
   const limits = rateLimits(env);
+  // this isolate's own counts, for /healthz?detail=1 (the local stack); Analytics Engine sees all
+  const counts = requestCounts();
   const models = new ModelCache(new RegistryReader(registrySource(env)), webRuntime, {
     textEncoder: { form: 'compact', maxBytes: numberVar(env.EDGE_TEXT_ENCODER_MAX_MB, 64) * 2 ** 20 },
   });
@@ -129,7 +135,12 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     embed: env.TEXT_ENCODER === 'gpu' ? gpuEmbedder(gpu) : edgeEmbedder(models, gpuEmbed),
     identify: edgeIdentify({ db: env.DB, adminToken: env.ADMIN_TOKEN, limits }),
     limits,
-    ...(env.REQUEST_LOG === 'false' ? {} : { log: edgeRequestLog }),
+    log: fanOut(
+      env.REQUEST_LOG === 'false' ? undefined : edgeRequestLog,
+      env.ANALYTICS ? analyticsLog(env.ANALYTICS) : undefined,
+      counts.observe,
+    ),
+    counts,
     ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()) } : {}),
     models,
     defaultModels: defaultModels(env),

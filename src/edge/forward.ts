@@ -1,12 +1,12 @@
 import type { Caller } from '../shared/api/access.js';
+import type { ForwardBody, ForwardPath } from '../shared/api/app.js';
 import { errorJson } from '../shared/api/errors.js';
-import type { GenerationRequest } from '../shared/api/schemas.js';
 import { CvaeError } from '../shared/errors.js';
 import type { EmbedText } from '../shared/generation/generate.js';
 
 /**
- * Sends a generation request to the GPU worker's identical route (`cvae serve`) and streams its
- * answer back. The edge never waits longer than `timeoutMs` for the response to start: a worker
+ * Sends a request to the GPU worker's identical route (`cvae serve`: generations as JSON,
+ * variations and interpolations as the same multipart form) and streams its answer back. The edge never waits longer than `timeoutMs` for the response to start: a worker
  * that cannot be reached is a 503 with Retry-After, a slow one a 504.
  */
 export interface GpuConfig {
@@ -24,13 +24,19 @@ const jsonError = (status: number, code: string, message: string, headers: Recor
 
 export function gpuForwarder(config: GpuConfig, fetcher: typeof fetch = (input, init) => fetch(input, init)) {
   const retryAfter = String(config.retryAfterSeconds ?? 10);
-  return async (request: GenerationRequest, accept: string | undefined, caller?: Caller): Promise<Response> => {
+  return async (
+    path: ForwardPath,
+    body: ForwardBody,
+    accept: string | undefined,
+    caller?: Caller,
+  ): Promise<Response> => {
     if (!config.url) {
       return jsonError(503, 'gpu_unavailable', 'This request needs the GPU worker, and none is configured here.', {
         'retry-after': retryAfter,
       });
     }
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    // a form's multipart boundary is set by fetch itself
+    const headers: Record<string, string> = 'json' in body ? { 'content-type': 'application/json' } : {};
     if (accept) headers.accept = accept;
     if (config.secret) headers.authorization = `Bearer ${config.secret}`;
     // who asked: the GPU worker applies the same access rules and rate limits (it trusts these
@@ -42,10 +48,10 @@ export function gpuForwarder(config: GpuConfig, fetcher: typeof fetch = (input, 
     }
     let response: Response;
     try {
-      response = await fetcher(new URL('/v1/images/generations', config.url).toString(), {
+      response = await fetcher(new URL(path, config.url).toString(), {
         method: 'POST',
         headers,
-        body: JSON.stringify(request),
+        body: 'json' in body ? JSON.stringify(body.json) : body.form,
         signal: AbortSignal.timeout(config.timeoutMs),
       });
     } catch (error) {

@@ -2,6 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { decode } from 'fast-png';
 import { describe, expect, inject, it } from 'vitest';
 import { buildEdgeApp, type Env } from '../../src/edge/config.js';
+import { encodePng } from '../../src/shared/image/png.js';
 
 // Model listing and downloads, the R2 and S3-over-HTTP sources, forwarding to the GPU worker.
 const edgeEnv = env as unknown as Env;
@@ -162,6 +163,59 @@ describe('forwarding to the GPU worker', () => {
     // this GPU worker has no 256 px model: its own 4xx, in the same error format
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_size');
+  });
+
+  it('forwards variations and interpolations of GPU-served models as the same form', async () => {
+    await env.MODELS.put('models/fashion-gpu/v1/manifest.json', inject('gpuManifest'));
+    await env.MODELS.put('models/fashion-gpu/latest.json', JSON.stringify({ version: 'v1' }));
+    const app = buildEdgeApp(edgeEnv, 'test');
+    // a bright upright bar on black: something the 28 px models can reconstruct
+    const data = new Uint8Array(28 * 28).map((_, i) => (Math.abs((i % 28) - 14) < 5 && i > 84 ? 220 : 0));
+    const picture = () =>
+      new File([encodePng({ data, width: 28, height: 28, channels: 1 })], 'bar.png', { type: 'image/png' });
+    const form = (image: File) => {
+      const f = new FormData();
+      f.append('image', image);
+      f.append('model', 'fashion-gpu');
+      f.append('prompt', 'a dress');
+      f.append('n', '2');
+      f.append('seed', '7');
+      f.append('strength', '0');
+      return f;
+    };
+    const gpu = await app.request('/v1/images/variations', { method: 'POST', body: form(picture()) });
+    expect(gpu.status, await gpu.clone().text()).toBe(200);
+    expect(gpu.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    expect(gpu.headers.get('x-cvae-seed')).toBe('7');
+    const body = (await gpu.json()) as { model: { id: string }; data: { b64_json: string; seed: number }[] };
+    expect(body.model.id).toBe('fashion-gpu');
+    expect(body.data.map((d) => d.seed)).toEqual([7, 8]);
+    // the worker reconstructed this very upload: the same form sent to it directly gives the same
+    // images, and another picture gives others
+    const direct = async (image: File) =>
+      (await (
+        await fetch(`${inject('gpuWorkerUrl')}/v1/images/variations`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${edgeEnv.GPU_WORKER_SECRET}` },
+          body: form(image),
+        })
+      ).json()) as { data: { b64_json: string }[] };
+    expect((await direct(picture())).data.map((d) => d.b64_json)).toEqual(body.data.map((d) => d.b64_json));
+    const blank = new File([encodePng({ data: new Uint8Array(28 * 28), width: 28, height: 28, channels: 1 })], 'b.png');
+    expect((await direct(blank)).data[0]?.b64_json).not.toBe(body.data[0]?.b64_json);
+
+    const walk = new FormData();
+    walk.append('from', picture());
+    walk.append('from_prompt', 'a dress');
+    walk.append('to', 'a coat');
+    walk.append('model', 'fashion-gpu');
+    walk.append('steps', '3');
+    walk.append('response_format', 'gif');
+    const gif = await app.request('/v1/images/interpolations', { method: 'POST', body: walk });
+    expect(gif.status, await gif.clone().text()).toBe(200);
+    expect(gif.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    expect(gif.headers.get('content-type')).toBe('image/gif');
+    expect(new TextDecoder().decode(new Uint8Array(await gif.arrayBuffer()).slice(0, 6))).toBe('GIF89a');
   });
 
   it('answers 503 with Retry-After when the worker is down, 504 when it is too slow', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { analyticsLog } from '../../src/edge/analytics.js';
 import { createApi } from '../../src/shared/api/app.js';
+import { fanOut, requestCounts } from '../../src/shared/api/request-counts.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
 import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
@@ -79,5 +81,52 @@ describe('request ids and logs', () => {
     const text = JSON.stringify(lines);
     expect(text).not.toContain('secret');
     expect(text).not.toContain('toaster');
+  });
+
+  it('counts what it served for /healthz?detail=1 (admin only) and writes one analytics point per request', async () => {
+    const counts = requestCounts();
+    const points: { blobs?: string[]; doubles?: number[]; indexes?: string[] }[] = [];
+    const a = createApi({
+      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeRuntime),
+      defaultModels: { 28: 'fashion-conv' },
+      defaultSize: 28,
+      runtime: 'test',
+      codeVersion: 'test',
+      identify: async (c) => ({ client: 'ip:test', admin: c.req.header('authorization') === 'Bearer admin' }),
+      log: fanOut(counts.observe, analyticsLog({ writeDataPoint: (p) => points.push(p) })),
+      counts,
+    });
+    expect((await generate(a, { prompt: 'a dress', n: 3, seed: 1 })).status).toBe(200);
+    expect((await generate(a, { prompt: 'a toaster' })).status).toBe(400);
+    expect((await a.request('/v1/models')).status).toBe(200);
+    // liveness stays public and says nothing about traffic
+    const plain = (await (await a.request('/healthz')).json()) as Record<string, unknown>;
+    expect(plain).toEqual({ ok: true, runtime: 'test', version: 'test' });
+    const refused = await a.request('/healthz?detail=1');
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('forbidden');
+    const detail = (await (
+      await a.request('/healthz?detail=1', { headers: { authorization: 'Bearer admin' } })
+    ).json()) as {
+      counts: {
+        requests: number;
+        byStatus: Record<string, number>;
+        byRoute: Record<string, number>;
+        images: Record<string, number>;
+      };
+    };
+    // the three calls, the public /healthz and the refused one (this request is logged after it answers)
+    expect(detail.counts.requests).toBe(5);
+    expect(detail.counts.byStatus).toEqual({ '2xx': 3, '4xx': 2 });
+    expect(detail.counts.byRoute['/v1/images/generations']).toBe(2);
+    expect(detail.counts.images).toEqual({ 'fashion-conv@v2': 3 });
+    expect(points).toHaveLength(6);
+    expect(points[0]).toEqual({
+      blobs: ['/v1/images/generations', 'POST', 'fashion-conv@v2', '200', ''],
+      doubles: [expect.any(Number), 3, 200],
+      indexes: ['/v1/images/generations'],
+    });
+    expect(points[1]?.doubles?.slice(1)).toEqual([0, 400]);
+    expect((await a.request('/healthz?detail=yes')).status).toBe(400);
   });
 });

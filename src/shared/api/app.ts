@@ -34,6 +34,7 @@ import { describeIssues, errorResponse, handleError, issueParam } from './errors
 import { signImageRef, verifyImageRef } from './image-urls.js';
 import { methodNotAllowed, namespacedModelPath } from './paths.js';
 import { PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_HTML, PLAYGROUND_JS } from './playground.js';
+import type { RequestCounts } from './request-counts.js';
 import { logFields, type RequestLog, requestIds, requestLog } from './request-log.js';
 import {
   embeddingRequestSchema,
@@ -52,6 +53,10 @@ import {
   variationRequestSchema,
 } from './schemas.js';
 
+/** The GPU worker's routes the edge forwards to: the same paths, the same bodies. */
+export type ForwardPath = '/v1/images/generations' | '/v1/images/variations' | '/v1/images/interpolations';
+export type ForwardBody = { json: GenerationRequest } | { form: FormData };
+
 /**
  * The public HTTP API as one Hono app, built from injected parts so that it runs unchanged in
  * Workers (src/edge: onnxruntime-web, R2/S3/bundled models, forwarding to the GPU worker) and in
@@ -68,7 +73,7 @@ export interface ApiDeps {
    * Set at the edge: requests for sizes ≥ `gpuMinSize`, or for models whose manifest says
    * `serving: "gpu"`, go to the GPU worker through this.
    */
-  forward?: (request: GenerationRequest, accept: string | undefined, caller: Caller) => Promise<Response>;
+  forward?: (path: ForwardPath, body: ForwardBody, accept: string | undefined, caller: Caller) => Promise<Response>;
   gpuMinSize?: number;
   /** e.g. "workerd + onnxruntime-web (wasm)" */
   runtime: string;
@@ -85,6 +90,8 @@ export interface ApiDeps {
   corsOrigins?: string[];
   /** one structured line per request (src/shared/api/request-log.ts); default: none */
   log?: RequestLog;
+  /** what this process served (fed by `log`), shown to the operator by `/healthz?detail=1` */
+  counts?: RequestCounts;
   /** signs `response_format: "url"` image URLs (src/shared/api/image-urls.ts); without it that format is a 501 */
   imageUrlSecret?: string;
 }
@@ -269,8 +276,9 @@ const fileRoute = createRoute({
 const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
-  summary: 'Liveness',
-  responses: { 200: json(healthSchema, 'Alive') },
+  summary: 'Liveness; with ?detail=1 and the admin token, what this process has served since it started',
+  request: { query: z.object({ detail: z.enum(['0', '1']).optional() }) },
+  responses: { 200: json(healthSchema, 'Alive'), ...errorResponses },
 });
 
 function randomSeed(): number {
@@ -364,8 +372,14 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     // the GPU worker draws; URLs are made here from what it drew (and redrawn through it)
     const forward = async () => {
       const forwardTo = deps.forward as NonNullable<ApiDeps['forward']>;
-      if (!asUrls) return forwardTo(resolved, accept, caller);
-      const res = await forwardTo({ ...resolved, response_format: 'b64_json' }, 'application/json', caller);
+      const path = '/v1/images/generations';
+      if (!asUrls) return forwardTo(path, { json: resolved }, accept, caller);
+      const res = await forwardTo(
+        path,
+        { json: { ...resolved, response_format: 'b64_json' } },
+        'application/json',
+        caller,
+      );
       if (res.status !== 200) return res;
       const body = (await res.json()) as GenerationResponse;
       const model = `${body.model.id}@${body.model.version}`;
@@ -380,7 +394,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const route = routeFor(deps, request);
     const manifest = named ?? (await resolveModel(deps, request, caller, route.size));
     logFields(c, { model: `${manifest.id}@${manifest.version}` });
-    if (deps.forward && manifest.serving === 'gpu') return (await forward()) as never;
+    if (servedByGpu(deps, manifest)) return (await forward()) as never;
 
     const generation = await generateImages(
       deps.models,
@@ -428,8 +442,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       caller,
     );
     logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.n });
+    if (servedByGpu(deps, manifest)) {
+      return (await forwardForm(c, deps, '/v1/images/variations', form, manifest, seed, caller)) as never;
+    }
     const size = manifest.image?.width ?? 0;
-    refuseGpuServed(deps, manifest, 'variations');
     const picture = decodeUpload(new Uint8Array(await form.image.arrayBuffer()));
     const input = toModelInput(picture, size, manifest.image?.channels ?? 1);
     const generation = await imageVariations(
@@ -480,7 +496,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     );
     logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.steps });
     const shape = manifest.image as NonNullable<Manifest['image']>;
-    refuseGpuServed(deps, manifest, 'interpolations');
+    if (servedByGpu(deps, manifest)) {
+      return (await forwardForm(c, deps, '/v1/images/interpolations', form, manifest, seed, caller)) as never;
+    }
     const end = async (value: File | string, prompt: string | undefined) =>
       typeof value === 'string'
         ? { prompt: value }
@@ -551,10 +569,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     };
     if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers) as never;
     logFields(c, { model: ref.model, n: 1 });
-    const size = manifest.image?.width ?? 0;
-    if (deps.forward && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256))) {
-      const res = await deps.forward(
-        { model: ref.model, prompt: ref.prompt, n: 1, seed: ref.seed, response_format: 'png' },
+    if (servedByGpu(deps, manifest)) {
+      const res = await (deps.forward as NonNullable<ApiDeps['forward']>)(
+        '/v1/images/generations',
+        { json: { model: ref.model, prompt: ref.prompt, n: 1, seed: ref.seed, response_format: 'png' } },
         'image/png',
         { client: callerOf(c).client, admin: true },
       );
@@ -699,7 +717,16 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.get('/playground.js', asset(PLAYGROUND_JS, 'text/javascript; charset=utf-8'));
   app.get('/playground.css', asset(PLAYGROUND_CSS, 'text/css; charset=utf-8'));
 
-  app.openapi(healthRoute, (c) => c.json({ ok: true, runtime: deps.runtime, version: deps.codeVersion }, 200));
+  app.use('/healthz', async (c, next) =>
+    c.req.query('detail') === '1' ? identifyCaller(deps.identify)(c, next) : next(),
+  );
+  app.openapi(healthRoute, (c) => {
+    const alive = { ok: true, runtime: deps.runtime, version: deps.codeVersion };
+    if (c.req.valid('query').detail !== '1') return c.json(alive, 200);
+    // traffic is the operator's business: counts for the admin token only
+    if (!callerOf(c).admin) throw new CvaeError('forbidden', 'detail=1 needs the admin token');
+    return c.json({ ...alive, ...(deps.counts ? { counts: deps.counts.snapshot() } : {}) }, 200);
+  });
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -824,14 +851,34 @@ function pngAnswer(c: Context, batch: ImageBatch, headers: Record<string, string
   return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-type': 'image/png' });
 }
 
-/** Uploads are encoded where the model is served at the edge; the GPU worker's models are not offered yet. */
-function refuseGpuServed(deps: ApiDeps, manifest: Manifest, what: string): void {
+/** At the edge: models marked for the GPU, and sizes from `gpuMinSize` up, are drawn by the GPU worker. */
+function servedByGpu(deps: ApiDeps, manifest: Manifest): boolean {
   const size = manifest.image?.width ?? 0;
-  if (deps.forward && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256))) {
-    throw new CvaeError(
-      'unsupported_size',
-      `${what} are drawn where the model is served at the edge (28, 64, 128 px); ${manifest.id} is served by the GPU worker`,
-      { param: 'size' },
-    );
+  return deps.forward !== undefined && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256));
+}
+
+/**
+ * An upload route for a GPU-served model: the same form, re-sent to the GPU worker with the model
+ * pinned to the version resolved here (access was checked here, and the worker must not re-route
+ * the prompt) and the seed drawn here, so the answer is the one this request's headers describe.
+ */
+async function forwardForm(
+  c: Context,
+  deps: ApiDeps,
+  path: ForwardPath,
+  fields: Record<string, unknown>,
+  manifest: Manifest,
+  seed: number,
+  caller: Caller,
+) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined || name === 'model' || name === 'size' || name === 'seed') continue;
+    if (value instanceof File) form.append(name, value, value.name);
+    else form.append(name, String(value));
   }
+  form.append('model', `${manifest.id}@${manifest.version}`);
+  form.append('seed', String(seed));
+  const forwardTo = deps.forward as NonNullable<ApiDeps['forward']>;
+  return forwardTo(path, { form }, c.req.header('accept'), caller);
 }

@@ -219,7 +219,21 @@ export const modelDetailSchema = z
   .meta({ id: 'ModelDetail' });
 
 export const healthSchema = z
-  .object({ ok: z.boolean(), runtime: z.string(), version: z.string() })
+  .object({
+    ok: z.boolean(),
+    runtime: z.string(),
+    version: z.string(),
+    counts: z
+      .object({
+        since: z.string(),
+        requests: z.number().int(),
+        byStatus: z.record(z.string(), z.number().int()),
+        byRoute: z.record(z.string(), z.number().int()),
+        images: z.record(z.string(), z.number().int()).meta({ description: 'images drawn, by model@version' }),
+      })
+      .optional()
+      .meta({ description: 'with ?detail=1 (admin token): what this process or isolate served since it started' }),
+  })
   .meta({ id: 'Health' });
 
 const embeddingText = z

@@ -12,7 +12,7 @@ import { push } from '../../src/worker/registry/registry.js';
 import { s3Store } from '../../src/worker/registry/s3-store.js';
 
 // Batch training end to end, through the edge only: the edge bundle in local workerd (D1 jobs,
-// models over the S3 API), s3rver as the bucket, `cvae worker` processes as GPU workers.
+// models over the S3 API), s3rver as the bucket, `cvae worker` processes as training workers.
 let s3: LocalS3;
 let edge: Miniflare;
 let base: string;
@@ -20,6 +20,8 @@ let apiKey: string;
 const workers: ChildProcess[] = [];
 const workDirs = new Map<string, string>();
 const logs: string[] = [];
+/** each worker's JSON log lines (pino, stdout), parsed */
+const lines = new Map<string, Record<string, unknown>[]>();
 const bucket = () =>
   s3Store({
     bucket: s3.bucket,
@@ -61,12 +63,12 @@ afterAll(async () => {
   await s3?.close();
 });
 
-function startWorker(id: string): ChildProcess {
+function startWorker(id: string, extra: string[] = []): ChildProcess {
   const workDir = mkdtempSync(join(tmpdir(), `${id}-`));
   workDirs.set(id, workDir);
   const child = spawn(
     'node',
-    ['bin/cvae.mjs', 'worker', '--edge', base, '--id', id, '--poll', '1', '--work-dir', workDir],
+    ['bin/cvae.mjs', 'worker', '--edge', base, '--id', id, '--poll', '1', '--work-dir', workDir, ...extra],
     {
       env: {
         ...process.env,
@@ -80,6 +82,15 @@ function startWorker(id: string): ChildProcess {
     },
   );
   child.stderr?.on('data', (d: Buffer) => logs.push(`${id}: ${d}`));
+  let pending = '';
+  lines.set(id, []);
+  child.stdout?.on('data', (d: Buffer) => {
+    logs.push(`${id}: ${d}`);
+    const text = pending + d.toString();
+    const complete = text.split('\n');
+    pending = complete.pop() ?? '';
+    for (const line of complete) if (line.trim()) lines.get(id)?.push(JSON.parse(line));
+  });
   workers.push(child);
   return child;
 }
@@ -138,7 +149,7 @@ describe('training jobs end to end', () => {
     await until('epoch 1', async () => ((await getJob(id)).progress?.epoch ?? 0) >= 1 || undefined);
     a.kill('SIGKILL');
     // worker B leases it after the lease expires and resumes from the checkpoint
-    startWorker('worker-b');
+    startWorker('worker-b', ['--metrics-port', '0']);
     const done = await until('completion', async () => {
       const job = await getJob(id);
       return job.status === 'succeeded' || job.status === 'failed' ? job : undefined;
@@ -146,6 +157,34 @@ describe('training jobs end to end', () => {
     expect(done.status, logs.join('')).toBe('succeeded');
     expect(done.attempts).toBe(2);
     expect(logs.join('')).toMatch(/worker-b: .*resuming from the uploaded checkpoint/);
+
+    // one JSON line per job event, and metrics that count the same events
+    const b = lines.get('worker-b') ?? [];
+    const events = b.filter((l) => l.job === id && typeof l.event === 'string');
+    expect(events.map((e) => e.event)).toEqual([
+      'leased',
+      'started',
+      ...Array(events.filter((e) => e.event === 'epoch').length).fill('epoch'),
+      'published',
+      'finished',
+    ]);
+    expect(events[0]).toMatchObject({ worker: 'worker-b', architecture: 'fashion-fc', attempt: 2 });
+    expect(events[1]).toMatchObject({ resume: true, epochs: 4 });
+    const epochs = events.filter((e) => e.event === 'epoch');
+    expect(epochs.length).toBeGreaterThanOrEqual(1);
+    expect(epochs.at(-1)).toMatchObject({ epoch: 4, epochs: 4 });
+    expect(events.at(-1)).toMatchObject({ outcome: 'completed' });
+    expect(b.every((l) => typeof l.time === 'number' && typeof l.level === 'number')).toBe(true);
+    const metricsUrl = String(b.map((l) => l.msg).find((m) => String(m).startsWith('metrics on '))).slice(11);
+    const scraped = await (await fetch(metricsUrl)).text();
+    const value = (series: string) =>
+      Number(scraped.match(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm'))?.[1]);
+    expect(value('cvae_worker_jobs_total{architecture="fashion-fc",outcome="completed"}')).toBe(1);
+    expect(value('cvae_worker_epochs_total{architecture="fashion-fc"}')).toBe(epochs.length);
+    expect(value('cvae_worker_job_duration_seconds_count{architecture="fashion-fc",outcome="completed"}')).toBe(1);
+    expect(value('cvae_worker_busy')).toBe(0);
+    expect(value('cvae_worker_lease_failures_total')).toBe(0);
+    expect((await fetch(metricsUrl.replace('/metrics', '/other'))).status).toBe(404);
     const model = done.model as { id: string; version: string };
     // published in the key's own namespace, private by default
     expect(model.id).toMatch(/^[a-z0-9-]+\/fashion-e2e$/);

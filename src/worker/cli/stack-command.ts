@@ -9,9 +9,18 @@ export function registerStack(program: Command): void {
     .description('run everything locally: S3 registry, the edge in workerd (D1), cvae serve, a training worker')
     .option('--dir <dir>', 'state folder', '.cache/stack')
     .option('--edge-port <n>', 'edge (playground and API)', intOption(0), 8787)
-    .option('--serve-port <n>', 'cvae serve (GPU worker)', intOption(0), 8788)
+    .option('--serve-port <n>', 'cvae serve (the GPU server)', intOption(0), 8788)
+    .option('--worker-metrics-port <n>', "the training worker's Prometheus metrics", intOption(0), 8789)
     .option('--s3-port <n>', 'local S3 API', intOption(0), 9000)
-    .action(async (flags: { dir: string; edgePort: number; servePort: number; s3Port: number }) => {
-      await runStack(flags);
-    });
+    .action(
+      async (flags: {
+        dir: string;
+        edgePort: number;
+        servePort: number;
+        s3Port: number;
+        workerMetricsPort: number;
+      }) => {
+        await runStack(flags);
+      },
+    );
 }

@@ -4,7 +4,7 @@ import { runWorker } from '../jobs/worker-loop.js';
 import { s3ConfigFromEnv } from '../registry/s3-store.js';
 import { intOption } from './options.js';
 
-/** `cvae worker`: a GPU worker pulling training jobs from the edge. */
+/** `cvae worker`: a training worker pulling training jobs from the edge. */
 export function registerWorker(program: Command): void {
   program
     .command('worker')
@@ -15,6 +15,12 @@ export function registerWorker(program: Command): void {
     .option('--work-dir <dir>', 'local run folders', 'runs/jobs')
     .option('--poll <seconds>', 'wait between empty polls', intOption(1), 5)
     .option('--once', 'handle at most one job, then exit')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on GET /metrics at this port (0: any free port; default: off)',
+      intOption(0),
+      process.env.CVAE_WORKER_METRICS_PORT === undefined ? undefined : Number(process.env.CVAE_WORKER_METRICS_PORT),
+    )
     .option(
       '--keep-checkpoints-days <n>',
       "days to keep a finished job's checkpoints in the bucket (0: removed when it ends)",
@@ -30,9 +36,13 @@ export function registerWorker(program: Command): void {
         poll: number;
         once?: boolean;
         keepCheckpointsDays: number;
+        metricsPort?: number;
       }) => {
         const token = process.env[flags.tokenEnv];
         if (!token) throw new CvaeError('bad_option', `set ${flags.tokenEnv} to the edge's WORKER_TOKEN`);
+        const port = flags.metricsPort;
+        if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
+          throw new CvaeError('bad_option', `CVAE_WORKER_METRICS_PORT must be a port number, not '${port}'`);
         await runWorker({
           edgeUrl: flags.edge,
           token,
@@ -42,6 +52,7 @@ export function registerWorker(program: Command): void {
           keepCheckpointsDays: flags.keepCheckpointsDays,
           ...(flags.id ? { workerId: flags.id } : {}),
           ...(flags.once ? { once: true } : {}),
+          ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),
         });
         // done (or told to stop): do not wait for idle sockets and worker threads to wind down
         process.exit(0);

@@ -32,6 +32,7 @@ export interface StackOptions {
   dir: string;
   edgePort: number;
   servePort: number;
+  workerMetricsPort: number;
   s3Port: number;
 }
 
@@ -124,7 +125,16 @@ export async function runStack(opts: StackOptions): Promise<void> {
   step('starting a training worker (cvae worker)…');
   const worker: ChildProcess = spawn(
     process.execPath,
-    ['bin/cvae.mjs', 'worker', '--edge', edgeUrl, '--work-dir', join(dir, 'jobs')],
+    [
+      'bin/cvae.mjs',
+      'worker',
+      '--edge',
+      edgeUrl,
+      '--work-dir',
+      join(dir, 'jobs'),
+      '--metrics-port',
+      String(opts.workerMetricsPort),
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: {
@@ -145,10 +155,13 @@ export async function runStack(opts: StackOptions): Promise<void> {
       'cvae-edge is running:',
       `  playground     ${edgeUrl}/`,
       `  API            ${edgeUrl}/v1/…   (OpenAPI: ${edgeUrl}/openapi.json)`,
-      `  GPU worker     ${serve.url}   (cvae serve; 256 px and GPU models are forwarded here)`,
+      `  GPU server     ${serve.url}   (cvae serve; 256 px and GPU models are forwarded here)`,
       `  registry (S3)  ${s3.endpoint}/${s3.bucket}   (key S3RVER / S3RVER)`,
       `  API key        ${secrets.apiKey}${secrets.owner ? `   (owner '${secrets.owner}': its models are ${secrets.owner}/<name>)` : ''}`,
       `  admin token    ${secrets.admin}   (creates API keys; all secrets in ${join(dir, 'secrets.json')})`,
+      `  metrics        ${serve.url}/metrics (GPU server), http://127.0.0.1:${opts.workerMetricsPort}/metrics (training worker),`,
+      `                 curl -s -H 'authorization: Bearer ${secrets.admin}' '${edgeUrl}/healthz?detail=1' (edge)`,
+      '  logs           one JSON line per request and per job event, on this terminal',
       '',
       'Another training worker (any number can run; each takes one job at a time):',
       `  CVAE_WORKER_TOKEN=${secrets.worker} CVAE_S3_BUCKET=${s3.bucket} CVAE_S3_ENDPOINT=${s3.endpoint} CVAE_S3_FORCE_PATH_STYLE=1 AWS_ACCESS_KEY_ID=${s3.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.credentials.secretAccessKey} npm run cvae -- worker --edge ${edgeUrl} --work-dir .cache/stack/jobs-2`,

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CvaeError } from '../../shared/errors.js';
 import type { JobThreadData, JobThreadMessage } from './job-thread.js';
+import type { JobEvent } from './telemetry.js';
 
 /**
  * Runs one leased job in a worker thread (job-thread.ts) and resolves with its outcome; a job's
@@ -10,6 +11,7 @@ export function runJobInThread(
   data: Omit<JobThreadData, 'stopFlag'>,
   stopFlag: SharedArrayBuffer,
   log: (line: string) => void,
+  event: (e: JobEvent) => void,
 ): Promise<'completed' | 'stopped' | 'cancelled'> {
   return new Promise((resolve, reject) => {
     const thread = new Worker(new URL('./job-thread-entry.mjs', import.meta.url), {
@@ -18,6 +20,7 @@ export function runJobInThread(
     let settled = false;
     thread.on('message', (message: JobThreadMessage) => {
       if ('log' in message) return log(message.log);
+      if ('event' in message) return event(message.event);
       settled = true;
       if ('outcome' in message) resolve(message.outcome);
       else reject(new CvaeError(message.error.code ?? 'job_failed', message.error.message));

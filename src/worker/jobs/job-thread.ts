@@ -3,6 +3,7 @@ import type { Lease } from '../../shared/api/jobs-schemas.js';
 import { type S3Config, s3Store } from '../registry/s3-store.js';
 import { EdgeJobsClient } from './edge-client.js';
 import { runJob } from './run-job.js';
+import type { JobEvent } from './telemetry.js';
 
 /**
  * One training job in its own thread (see job-runner.ts): everything the job allocates — the
@@ -23,6 +24,7 @@ export interface JobThreadData {
 
 export type JobThreadMessage =
   | { log: string }
+  | { event: JobEvent }
   | { outcome: 'completed' | 'stopped' | 'cancelled' }
   | { error: { message: string; code?: string } };
 
@@ -37,6 +39,7 @@ runJob(data.lease, {
   keepCheckpointsDays: data.keepCheckpointsDays,
   stopping: () => Atomics.load(stop, 0) === 1,
   log: (line) => post({ log: line }),
+  event: (e) => post({ event: e }),
 })
   .then((outcome) => post({ outcome }))
   .catch((error: Error & { code?: string }) =>

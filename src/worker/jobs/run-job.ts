@@ -15,6 +15,7 @@ import { type EpochRecord, train } from '../train/trainer.js';
 import type { EdgeJobsClient } from './edge-client.js';
 import { jobTrainingData } from './job-data.js';
 import { retireJob } from './retention.js';
+import type { JobEvent } from './telemetry.js';
 
 /**
  * One leased job: restore its last checkpoint from object storage (a re-leased job resumes),
@@ -32,6 +33,8 @@ export interface RunJobOptions {
   /** true once the process was asked to stop (SIGTERM) */
   stopping: () => boolean;
   log: (line: string) => void;
+  /** structured job events (the worker's JSON log lines and metrics) */
+  event?: (e: JobEvent) => void;
   /** days to keep a finished job's checkpoints in the bucket (default 0: removed at once) */
   keepCheckpointsDays?: number;
 }
@@ -58,9 +61,11 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
     }
   }
   const resume = restored === CHECKPOINT_FILES.length;
+  const emit = opts.event ?? (() => {});
   opts.log(
     `${job.id}: ${config.architecture}, ${config.epochs} epochs${resume ? ', resuming from the uploaded checkpoint' : ''}`,
   );
+  emit({ event: 'started', job: job.id, architecture: spec.id, epochs: config.epochs, resume });
 
   let cancel = false;
   let lost = false;
@@ -137,6 +142,15 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
           progress = { epoch: r.epoch, epochs: config.epochs, loss: r.loss } as typeof progress;
           await beat();
           opts.log(`${job.id}: epoch ${r.epoch}/${config.epochs} loss ${r.loss.toFixed(2)}, checkpoint uploaded`);
+          emit({
+            event: 'epoch',
+            job: job.id,
+            architecture: spec.id,
+            epoch: r.epoch,
+            epochs: config.epochs,
+            loss: r.loss,
+            seconds: r.seconds,
+          });
         },
         shouldAbort: () => cancel || lost,
         shouldStop: () => cancel || lost || opts.stopping(),
@@ -187,6 +201,7 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       metrics as Record<string, unknown>,
     );
     opts.log(`${job.id}: published ${manifest.id}@${manifest.version}`);
+    emit({ event: 'published', job: job.id, architecture: spec.id, model: `${manifest.id}@${manifest.version}` });
     await retire();
     return 'completed';
   } finally {

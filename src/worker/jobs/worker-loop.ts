@@ -4,6 +4,7 @@ import { type S3Config, s3Store } from '../registry/s3-store.js';
 import { EdgeJobsClient } from './edge-client.js';
 import { runJobInThread } from './job-runner.js';
 import { sweepCheckpoints } from './retention.js';
+import { serveWorkerMetrics, type WorkerTelemetry, workerTelemetry } from './telemetry.js';
 
 /**
  * `cvae worker`: lease → train → export → publish → complete, forever. Any number of workers can
@@ -22,13 +23,20 @@ export interface WorkerOptions {
   once?: boolean;
   /** days to keep finished jobs' checkpoints in the bucket (default 0: removed when the job ends) */
   keepCheckpointsDays?: number;
-  log?: (line: string) => void;
+  /** serve Prometheus metrics on this port (0: any free port); off when undefined */
+  metricsPort?: number;
+  /** JSON log lines and metrics; default: pino on stdout */
+  telemetry?: WorkerTelemetry;
 }
 
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const workerId = opts.workerId ?? `${hostname()}-${process.pid}`;
   const client = new EdgeJobsClient(opts.edgeUrl, opts.token, workerId);
-  const log = opts.log ?? ((line: string) => console.error(`[worker ${workerId}] ${line}`));
+  const telemetry = opts.telemetry ?? workerTelemetry(workerId);
+  const log = telemetry.log;
+  const metrics =
+    opts.metricsPort === undefined ? undefined : await serveWorkerMetrics(telemetry.registry, opts.metricsPort);
+  if (metrics) log(`metrics on ${metrics.url}/metrics`);
   const store = s3Store(opts.s3);
   let stopping = false;
   // the running job's thread reads this flag between epochs
@@ -61,7 +69,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       try {
         lease = await client.lease();
       } catch (error) {
-        log(`lease failed: ${(error as Error).message}`);
+        telemetry.event({ event: 'lease_failed', error: (error as Error).message });
         lease = undefined;
       }
       if (!lease) {
@@ -73,6 +81,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         });
         continue;
       }
+      const { job } = lease;
+      const architecture = String((job.config as { architecture?: unknown }).architecture ?? 'unknown');
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      telemetry.event({ event: 'leased', job: job.id, architecture, attempt: job.attempts });
       try {
         const outcome = await runJobInThread(
           {
@@ -86,11 +99,19 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
           },
           stopFlag,
           log,
+          telemetry.event,
         );
-        log(`${lease.job.id}: ${outcome}`);
+        telemetry.event({ event: 'finished', job: job.id, architecture, outcome, seconds: seconds() });
       } catch (error) {
         const message = (error as Error).message;
-        log(`${lease.job.id}: failed: ${message}`);
+        telemetry.event({
+          event: 'finished',
+          job: job.id,
+          architecture,
+          outcome: 'failed',
+          seconds: seconds(),
+          error: message,
+        });
         const retryable = !(error instanceof CvaeError && ['bad_job', 'bad_option'].includes(error.code));
         await client
           .fail(lease.job.id, message, retryable)
@@ -101,5 +122,6 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    metrics?.close();
   }
 }

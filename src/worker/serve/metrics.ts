@@ -27,7 +27,7 @@ export function serveMetrics(): ServeMetrics {
   });
   const images = new Counter({
     name: 'cvae_generated_images_total',
-    help: 'Images generated, by model and size',
+    help: 'Images drawn (generations, variations, interpolation frames, image URLs), by model and size',
     labelNames: ['model', 'size'],
     registers: [registry],
   });
@@ -41,7 +41,8 @@ export function serveMetrics(): ServeMetrics {
       };
       requests.inc(labels);
       latency.observe(labels, Number(entry.ms ?? 0) / 1000);
-      if (entry.route === '/v1/images/generations' && entry.status === 200 && typeof entry.n === 'number')
+      // generations, variations, interpolation frames and redrawn image URLs are all drawn images
+      if (String(entry.route).startsWith('/v1/images/') && entry.status === 200 && typeof entry.n === 'number')
         images.inc({ model: labels.model, size: String(entry.size ?? '') }, entry.n);
     },
   };

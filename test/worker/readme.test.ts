@@ -35,8 +35,8 @@ describe('README: cvae commands', () => {
   const lines = [...codeLines, ...docLines].filter((l) => l.startsWith('npm run cvae -- '));
   it('has some', () => expect(lines.length).toBeGreaterThan(15));
   for (const line of lines) {
-    it(line.replace(/\s+#.*$/, ''), () => {
-      let cmd: Command = buildProgram();
+    it(line.replace(/\s+#.*$/, ''), async () => {
+      let cmd: Command = await buildProgram();
       const words = shellWords(line).slice(4);
       while (words.length > 0) {
         const sub = cmd.commands.find((c) => c.name() === words[0]);

@@ -2,7 +2,8 @@
 import { CvaeError } from '../../shared/errors.js';
 import { buildProgram } from './program.js';
 
-const program = buildProgram();
+// the command named first (the program has no options of its own but help and version)
+const program = await buildProgram(process.argv.slice(2).find((arg) => !arg.startsWith('-')));
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -1,37 +1,39 @@
 import { Command } from 'commander';
-import { registerClassifier } from './classifier-command.js';
-import { registerClip } from './clip-command.js';
-import { registerDatasets } from './datasets-command.js';
-import { registerEvaluate } from './evaluate-command.js';
-import { registerExperiment } from './experiment-command.js';
-import { registerExport } from './export-command.js';
-import { registerGenerate } from './generate-command.js';
-import { registerModels } from './models-command.js';
-import { registerS3 } from './s3-command.js';
-import { registerServe } from './serve-command.js';
-import { registerStack } from './stack-command.js';
-import { registerTrain } from './train-command.js';
-import { registerWorker } from './worker-command.js';
 
-/** `cvae`: the worker's command line. Each command lives in its own file and registers here. */
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every top-level command and the module that registers it, loaded on demand: a command's module
+ * brings its libraries (tfjs, ONNX Runtime, the S3 SDK…), and a CLI that imported all of them for
+ * every call spent about 3 s before doing anything. Help and unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  train: async () => (await import('./train-command.js')).registerTrain,
+  classifier: async () => (await import('./classifier-command.js')).registerClassifier,
+  datasets: async () => (await import('./datasets-command.js')).registerDatasets,
+  evaluate: async () => (await import('./evaluate-command.js')).registerEvaluate,
+  experiment: async () => (await import('./experiment-command.js')).registerExperiment,
+  export: async () => (await import('./export-command.js')).registerExport,
+  generate: async () => (await import('./generate-command.js')).registerGenerate,
+  models: async () => (await import('./models-command.js')).registerModels,
+  clip: async () => (await import('./clip-command.js')).registerClip,
+  s3: async () => (await import('./s3-command.js')).registerS3,
+  serve: async () => (await import('./serve-command.js')).registerServe,
+  worker: async () => (await import('./worker-command.js')).registerWorker,
+  stack: async () => (await import('./stack-command.js')).registerStack,
+};
+
+/**
+ * `cvae`: the command line of the Node side. Each command lives in its own file and registers
+ * here; `only` (the command named on the command line) registers just that one.
+ */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command()
     .name('cvae')
-    .description('cvae-edge worker: train, evaluate and export conditional VAEs')
+    .description('cvae-edge: train, evaluate, export, publish and serve conditional VAEs')
     .showHelpAfterError();
-
-  registerTrain(program);
-  registerClassifier(program);
-  registerDatasets(program);
-  registerEvaluate(program);
-  registerExperiment(program);
-  registerExport(program);
-  registerGenerate(program);
-  registerModels(program);
-  registerClip(program);
-  registerS3(program);
-  registerServe(program);
-  registerWorker(program);
-  registerStack(program);
+  const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
+  const registers = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<Register>)()));
+  for (const register of registers) register(program);
   return program;
 }

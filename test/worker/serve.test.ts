@@ -38,7 +38,14 @@ describe('cvae serve', () => {
     for (const png of pngs(body)) expect(decode(png).width).toBe(28);
     expect((await generate({ prompt: 'ankle boots' }, null)).status).toBe(401);
     expect((await generate({ prompt: 'ankle boots' }, 'nope')).status).toBe(401);
-    // everything but generation is open, as at the edge
+    // every route that draws needs it too: uploads, walks, image URLs
+    const form = new FormData();
+    form.append('from', 'a coat');
+    form.append('to', 'a dress');
+    for (const path of ['/v1/images/variations', '/v1/images/interpolations'])
+      expect((await fetch(`${server.url}${path}`, { method: 'POST', body: form })).status, path).toBe(401);
+    expect((await fetch(`${server.url}/v1/images/anything.png`)).status).toBe(401);
+    // everything but drawing is open, as at the edge
     expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
   });
 

@@ -107,7 +107,8 @@ export async function buildServeApp(opts: Omit<ServeOptions, 'port' | 'host'>) {
   const app = new Hono();
   app.onError(handleError);
   if (opts.secret) {
-    app.use('/v1/images/generations', requireSecret(opts.secret, limits));
+    // every route that spends the GPU: generations, variations, interpolations, image URLs, embeddings
+    app.use('/v1/images/*', requireSecret(opts.secret, limits));
     app.use('/v1/embeddings', requireSecret(opts.secret, limits));
   }
   // Prometheus scrapes this (infra/k8s: the scrape annotations); not part of the public API
@@ -124,6 +125,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const server: ServerType = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, (info) => {
       resolve({
         url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${info.port}`,
+        // stops listening, closes idle keep-alive connections, lets requests in flight finish
         close: () => new Promise<void>((done) => server.close(() => done())),
       });
     });

@@ -7,6 +7,8 @@ import { startServer } from '../serve/server.js';
 import { intOption } from './options.js';
 
 /** `cvae serve`: the generation API on Node (the GPU worker behind the edge, or a local server). */
+const STOP_GRACE_MS = 10_000;
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -36,8 +38,14 @@ export function registerServe(program: Command): void {
       console.error(
         `cvae serve: ${server.url} (models: ${flags.registry ? 'registry + ' : ''}${flags.models}; ${secret ? 'generation needs the shared secret' : 'no auth'})`,
       );
+      // stop listening and let requests in flight finish (a generation takes well under a second);
+      // a client that keeps a request open past the grace period does not hold the exit up
       const stop = () => {
         console.error('cvae serve: stopping');
+        setTimeout(() => {
+          console.error(`cvae serve: requests still open after ${STOP_GRACE_MS / 1000} s; exiting`);
+          process.exit(0);
+        }, STOP_GRACE_MS).unref();
         server.close().then(() => process.exit(0));
       };
       process.once('SIGINT', stop);

@@ -11,6 +11,10 @@ export function registerStack(program: Command): void {
     .option('--edge-port <n>', 'edge (playground and API)', intOption(0), 8787)
     .option('--serve-port <n>', 'cvae serve (the GPU server)', intOption(0), 8788)
     .option('--worker-metrics-port <n>', "the training worker's Prometheus metrics", intOption(0), 8789)
+    .option(
+      '--text-encoder <dir>',
+      'a text-encoder package to serve (e.g. real CLIP weights, `cvae clip publish`; default: the generated CLIP graph)',
+    )
     .option('--s3-port <n>', 'local S3 API', intOption(0), 9000)
     .action(
       async (flags: {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
 import { CvaeError } from '../../shared/errors.js';
 import { SerialSession } from '../../shared/generation/runtime.js';
@@ -95,7 +95,17 @@ export async function ensureGeneratedClip(config: keyof typeof CLIP_TEXT_CONFIGS
   const log = (line: string) => console.error(line);
   if (!existsSync(join(dir, 'manifest.json'))) {
     log(`generating the CLIP text graph (${config}, seed ${seed}) into ${dir}…`);
-    await generateClipPackage({ config, seed, vocab: findVocab(vocab), out: dir, log });
+    // made aside and moved in whole: two processes starting at once (a stack and a test) must not
+    // see, or write into, each other's half-made package
+    const aside = `${dir}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    await rm(aside, { recursive: true, force: true });
+    await mkdir(dirname(dir), { recursive: true });
+    await generateClipPackage({ config, seed, vocab: findVocab(vocab), out: aside, log });
+    await rename(aside, dir).catch(async (error: NodeJS.ErrnoException) => {
+      await rm(aside, { recursive: true, force: true });
+      // the other one finished first: its package is the same bytes
+      if (!existsSync(join(dir, 'manifest.json'))) throw error;
+    });
   } else if (!(await readManifest(dir)).files.some((f) => f.role === 'text-encoder-compact')) {
     // made before the compact form existed: add it (the full graph, and its sha256, stay)
     await addCompactEncoder(dir, log);

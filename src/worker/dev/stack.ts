@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { CvaeError } from '../../shared/errors.js';
+import { CvaeError } from '../../shared/errors.js';
 import { parseManifest } from '../../shared/manifest.js';
 import { contentType, objectKey } from '../../shared/registry/layout.js';
 import { ensureGeneratedClip } from '../clip/local-encoder.js';
@@ -34,6 +34,8 @@ export interface StackOptions {
   servePort: number;
   workerMetricsPort: number;
   s3Port: number;
+  /** a text-encoder package to serve instead of the generated CLIP (e.g. real weights, `cvae clip publish`) */
+  textEncoder?: string;
 }
 
 export async function runStack(opts: StackOptions): Promise<void> {
@@ -64,16 +66,25 @@ export async function runStack(opts: StackOptions): Promise<void> {
   await seed('the bundled fashion-conv', join(MODELS_DIR, 'fashion-conv'));
   // long text: the text encoder the shipped long-text models were trained with (CLIP ViT-B/32's
   // text graph with seeded weights: the same bytes on every machine, made once and cached)
-  const clipDir = await ensureGeneratedClip('full', 1);
-  await seed('the text encoder (clip-vit-b32-text, generated)', clipDir);
+  const clipDir = opts.textEncoder ? resolve(opts.textEncoder) : await ensureGeneratedClip('full', 1);
+  const clip = await readManifest(clipDir);
+  if (clip.task !== 'text-encoder')
+    throw new CvaeError('bad_option', `--text-encoder ${opts.textEncoder}: ${clip.id} is a ${clip.task} model`);
+  await seed(`the text encoder (${clip.id}@${clip.version})`, clipDir);
   const defaultModels: Record<number, string> = { 28: 'fashion-conv' };
   for (const [size, id] of Object.entries(LONG_TEXT_DEFAULTS)) {
     if (!existsSync(join(MODELS_DIR, id, 'manifest.json'))) continue;
+    // a long-text model draws only with the encoder it was trained with
+    const wanted = (await readManifest(join(MODELS_DIR, id))).textEncoder;
+    if (wanted !== `${clip.id}@${clip.version}`) {
+      step(`not serving the shipped ${id}: it is conditioned on ${wanted}, not ${clip.id}@${clip.version}`);
+      continue;
+    }
     await seed(`the shipped ${id}`, join(MODELS_DIR, id));
     defaultModels[Number(size)] = id;
   }
 
-  step('starting the GPU worker’s generation server (cvae serve)…');
+  step('starting the GPU server (cvae serve)…');
   const serve = await startServer({
     port: opts.servePort,
     host: '127.0.0.1',
@@ -87,6 +98,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
   step('building the edge bundle and starting it in local workerd…');
   const bundleDir = join(dir, 'bundle');
   await mkdir(bundleDir, { recursive: true });
+  const signalListeners = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
   const edge = startLocalEdge(bundleDir, buildEdgeBundle(bundleDir), {
     port: opts.edgePort,
     d1: true,
@@ -109,6 +121,11 @@ export async function runStack(opts: StackOptions): Promise<void> {
     },
   });
   const edgeUrl = (await edge.ready).toString().replace(/\/$/, '');
+  // Miniflare answers SIGINT/SIGTERM by exiting at once (130/143), before the worker could hand
+  // its job back; the stack's own handler below stops everything in order, Miniflare last but one
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    for (const listener of process.listeners(signal))
+      if (!signalListeners.has(listener)) process.off(signal, listener as () => void);
   await applyMigrations(await edge.getD1Database('DB'));
   if (!secrets.apiKey) {
     const res = await fetch(`${edgeUrl}/v1/admin/api-keys`, {
@@ -159,7 +176,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
       `  registry (S3)  ${s3.endpoint}/${s3.bucket}   (key S3RVER / S3RVER)`,
       `  API key        ${secrets.apiKey}${secrets.owner ? `   (owner '${secrets.owner}': its models are ${secrets.owner}/<name>)` : ''}`,
       `  admin token    ${secrets.admin}   (creates API keys; all secrets in ${join(dir, 'secrets.json')})`,
-      `  metrics        ${serve.url}/metrics (GPU server), http://127.0.0.1:${opts.workerMetricsPort}/metrics (training worker),`,
+      `  metrics        ${serve.url}/metrics (GPU server), ${opts.workerMetricsPort ? `http://127.0.0.1:${opts.workerMetricsPort}/metrics` : "the worker's 'metrics on' line"} (training worker),`,
       `                 curl -s -H 'authorization: Bearer ${secrets.admin}' '${edgeUrl}/healthz?detail=1' (edge)`,
       '  logs           one JSON line per request and per job event, on this terminal',
       '',
@@ -180,7 +197,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
     ].join('\n'),
   );
 
-  // Miniflare exits the process on SIGINT itself; make sure the worker hears about it too
+  // however the process ends, the worker hears about it
   process.on('exit', () => {
     if (worker.exitCode === null) worker.kill('SIGTERM');
   });

@@ -125,8 +125,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const server: ServerType = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, (info) => {
       resolve({
         url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${info.port}`,
-        // stops listening, closes idle keep-alive connections, lets requests in flight finish
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        // stops listening and lets requests in flight finish; a connection is closed as soon as
+        // it is idle, not after its keep-alive timeout (5 s)
+        close: () =>
+          new Promise<void>((done) => {
+            const sweep = setInterval(
+              () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.(),
+              50,
+            );
+            server.close(() => {
+              clearInterval(sweep);
+              done();
+            });
+          }),
       });
     });
   });

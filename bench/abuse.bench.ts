@@ -31,8 +31,8 @@ const bindings = {
   WORKER_TOKEN: 'worker-token',
   ADMIN_TOKEN: 'admin-token',
   WEBHOOK_SECRET: 'hook-secret',
-  GPU_WORKER_URL: gpu.url,
-  GPU_WORKER_SECRET: 'gpu-secret',
+  GPU_SERVER_URL: gpu.url,
+  GPU_SERVER_SECRET: 'gpu-secret',
 };
 
 async function start(limits?: { generate?: number; auth?: number }) {

@@ -226,7 +226,7 @@ export async function benchLongText(say: (line: string) => void): Promise<void> 
   // 5. For comparison: the GPU server embeds (TEXT_ENCODER=gpu), the edge decodes.
   const gpu = await startServer({ port: 0, host: '127.0.0.1', modelsDir: registry, secret: 'bench' });
   const fallback = startLocalEdge(dir, files, {
-    bindings: { TEXT_ENCODER: 'gpu', GPU_WORKER_URL: gpu.url, GPU_WORKER_SECRET: 'bench' },
+    bindings: { TEXT_ENCODER: 'gpu', GPU_SERVER_URL: gpu.url, GPU_SERVER_SECRET: 'bench' },
     limits: unlimited,
   });
   await fallback.ready;

@@ -29,7 +29,10 @@ export interface Env {
   S3_SECRET_ACCESS_KEY?: string;
   /** "false" for virtual-hosted addressing */
   S3_PATH_STYLE?: string;
-  /** base URL of `cvae serve` on the GPU worker, and the secret both sides share */
+  /** base URL of `cvae serve` on the GPU server, and the secret both sides share */
+  GPU_SERVER_URL?: string;
+  GPU_SERVER_SECRET?: string;
+  /** @deprecated the old names of GPU_SERVER_URL and GPU_SERVER_SECRET, still read (with a warning) */
   GPU_WORKER_URL?: string;
   GPU_WORKER_SECRET?: string;
   GPU_TIMEOUT_MS?: string;
@@ -40,7 +43,7 @@ export interface Env {
   TEXT_ENCODER?: string;
   /** the largest compact text encoder (graph + weights, MiB) the isolate loads; default 64 */
   EDGE_TEXT_ENCODER_MAX_MB?: string;
-  /** training jobs: D1 database, the GPU workers' token, the admin token (creates API keys), webhook signing */
+  /** training jobs: D1 database, the training workers' token, the admin token (creates API keys), webhook signing */
   DB?: D1Database;
   WORKER_TOKEN?: string;
   ADMIN_TOKEN?: string;
@@ -78,6 +81,21 @@ const numberVar = (value: string | undefined, fallback: number) => {
   const n = Number(value);
   return value !== undefined && value !== '' && Number.isFinite(n) ? n : fallback;
 };
+
+/**
+ * A variable under its current name, else under its old one with a deprecation warning ("GPU
+ * worker" was both `cvae serve` and `cvae worker`; the glossary in docs/ARCHITECTURE.md).
+ */
+function renamedVar(
+  env: Env,
+  name: 'GPU_SERVER_URL' | 'GPU_SERVER_SECRET',
+  old: 'GPU_WORKER_URL' | 'GPU_WORKER_SECRET',
+) {
+  if (env[name] !== undefined) return env[name];
+  if (env[old] === undefined) return undefined;
+  console.warn(`${old} is deprecated: set ${name} instead (read ${old} for now)`);
+  return env[old];
+}
 
 /** Request log lines for Workers Logs; idle lease polls (204: nothing queued) are left out. */
 function edgeRequestLog(entry: Record<string, unknown>): void {
@@ -120,8 +138,8 @@ export function defaultModels(env: Env): Record<number, string> {
 
 export function buildEdgeApp(env: Env, codeVersion: string) {
   const gpu = {
-    url: env.GPU_WORKER_URL,
-    secret: env.GPU_WORKER_SECRET,
+    url: renamedVar(env, 'GPU_SERVER_URL', 'GPU_WORKER_URL'),
+    secret: renamedVar(env, 'GPU_SERVER_SECRET', 'GPU_WORKER_SECRET'),
     timeoutMs: numberVar(env.GPU_TIMEOUT_MS, 30_000),
   };
   const limits = rateLimits(env);

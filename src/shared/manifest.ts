@@ -103,7 +103,7 @@ export const manifestSchema = z
      * models are public, models in an owner's namespace private.
      */
     visibility: z.enum(['public', 'private']).optional(),
-    /** where generation runs: at the edge, or forwarded to the GPU worker */
+    /** where generation runs: at the edge, or forwarded to the GPU server */
     serving: z.enum(['edge', 'gpu']).default('edge'),
     /** how the ONNX files store weights; float16 files compute in float32 after a load-time cast */
     weightType: z.enum(['float32', 'float16']).optional(),

@@ -22,7 +22,7 @@ import { startServer } from '../../src/worker/serve/server.js';
 import { nodeWebRuntime } from '../helpers/ort-web-runtime.js';
 
 /**
- * Node-side services for the workerd tests: a GPU worker (`cvae serve` on onnxruntime-node), a
+ * Node-side services for the workerd tests: a GPU server (`cvae serve` on onnxruntime-node), a
  * worker that answers too slowly, an S3 server holding a model, and reference PNGs drawn in Node
  * with onnxruntime-web (the engine the edge runs) for the byte-determinism check.
  */

@@ -4,7 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { buildEdgeApp, type Env } from '../../src/edge/config.js';
 
 // Long text at the edge: CLIP tokenizer + text encoder + 64 px decoder in onnxruntime-web, models
-// read over the S3 API; or the embedding from the GPU worker (TEXT_ENCODER=gpu).
+// read over the S3 API; or the embedding from the GPU server (TEXT_ENCODER=gpu).
 const s3 = () => {
   const c = inject('s3');
   return {
@@ -118,14 +118,14 @@ describe('long-text generation at the edge', () => {
   });
 
   it('embeds in the isolate with no GPU server at all (the compact encoder, its token rows read by range)', async () => {
-    const app = buildEdgeApp({ ...s3(), GPU_WORKER_URL: '' }, 'test');
+    const app = buildEdgeApp({ ...s3(), GPU_SERVER_URL: '' }, 'test');
     const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(((await res.json()) as Generation).condition.sentences).toHaveLength(2);
   });
 
   it('matches the full graph on the GPU server: the compact embedding points the same way', async () => {
-    const edge = buildEdgeApp({ ...s3(), GPU_WORKER_URL: '' }, 'test');
+    const edge = buildEdgeApp({ ...s3(), GPU_SERVER_URL: '' }, 'test');
     const texts = [caption, 'Two green triangles.', 'a photo of a cat sitting on a wooden table next to a laptop'];
     for (const text of texts) {
       const a = (await (await post(edge, '/v1/embeddings', { input: text })).json()) as {
@@ -153,7 +153,7 @@ describe('long-text generation at the edge', () => {
     const app = buildEdgeApp({ ...s3(), EDGE_TEXT_ENCODER_MAX_MB: '0' }, 'test');
     const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });
     expect(res.status, await res.clone().text()).toBe(200);
-    const alone = buildEdgeApp({ ...s3(), EDGE_TEXT_ENCODER_MAX_MB: '0', GPU_WORKER_URL: '' }, 'test');
+    const alone = buildEdgeApp({ ...s3(), EDGE_TEXT_ENCODER_MAX_MB: '0', GPU_SERVER_URL: '' }, 'test');
     const refused = await post(alone, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat' });
     expect(refused.status).toBe(503);
     const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
@@ -161,12 +161,12 @@ describe('long-text generation at the edge', () => {
     expect(error.message).toMatch(/more than the edge's 0 MiB/);
   });
 
-  it('can take the embedding from the GPU worker instead (TEXT_ENCODER=gpu)', async () => {
+  it('can take the embedding from the GPU server instead (TEXT_ENCODER=gpu)', async () => {
     const app = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu' }, 'test');
     const res = await post(app, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat', seed: 3 });
     expect(res.status).toBe(200);
     expect(((await res.json()) as Generation).condition.sentences).toHaveLength(2);
-    const down = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu', GPU_WORKER_URL: 'http://127.0.0.1:9' }, 'test');
+    const down = buildEdgeApp({ ...s3(), TEXT_ENCODER: 'gpu', GPU_SERVER_URL: 'http://127.0.0.1:9' }, 'test');
     const unavailable = await post(down, '/v1/images/generations', { prompt: caption, model: 'coco-64-concat' });
     expect(unavailable.status).toBe(503);
     expect(unavailable.headers.get('retry-after')).toBeTruthy();

@@ -4,7 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { buildEdgeApp, type Env } from '../../src/edge/config.js';
 import { encodePng } from '../../src/shared/image/png.js';
 
-// Model listing and downloads, the R2 and S3-over-HTTP sources, forwarding to the GPU worker.
+// Model listing and downloads, the R2 and S3-over-HTTP sources, forwarding to the GPU server.
 const edgeEnv = env as unknown as Env;
 const get = (path: string, headers: Record<string, string> = {}) =>
   exports.default.fetch(`http://edge${path}`, { headers });
@@ -122,14 +122,14 @@ describe('model sources', () => {
   });
 });
 
-describe('forwarding to the GPU worker', () => {
+describe('forwarding to the GPU server', () => {
   it('sends models marked for the GPU to the worker, which generates them', async () => {
     await env.MODELS.put('models/fashion-gpu/v1/manifest.json', inject('gpuManifest'));
     await env.MODELS.put('models/fashion-gpu/latest.json', JSON.stringify({ version: 'v1' }));
     const app = buildEdgeApp(edgeEnv, 'test');
     const res = await generate(app, { prompt: 'a coat', model: 'fashion-gpu', n: 2, seed: 11 });
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-server');
     const body = (await res.json()) as {
       model: { id: string };
       data: { seed: number }[];
@@ -149,7 +149,7 @@ describe('forwarding to the GPU worker', () => {
     };
     const res = await generate(app, { prompt: 'a coat', model: 'fashion-gpu', seed: 3, response_format: 'url' });
     expect(res.status, await res.clone().text()).toBe(200);
-    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-server');
     const body = (await res.json()) as { data: { url: string; b64_json?: string }[] };
     expect(body.data[0]?.b64_json).toBeUndefined();
     const image = await app.request(body.data[0]?.url as string);
@@ -159,8 +159,8 @@ describe('forwarding to the GPU worker', () => {
 
   it('forwards 256 px requests; the worker’s answer comes back as is', async () => {
     const res = await generate(buildEdgeApp(edgeEnv, 'test'), { prompt: 'a coat', size: 256, seed: 1 });
-    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-worker');
-    // this GPU worker has no 256 px model: its own 4xx, in the same error format
+    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-server');
+    // this GPU server has no 256 px model: its own 4xx, in the same error format
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_size');
   });
@@ -185,7 +185,7 @@ describe('forwarding to the GPU worker', () => {
     };
     const gpu = await app.request('/v1/images/variations', { method: 'POST', body: form(picture()) });
     expect(gpu.status, await gpu.clone().text()).toBe(200);
-    expect(gpu.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    expect(gpu.headers.get('x-cvae-served-by')).toBe('gpu-server');
     expect(gpu.headers.get('x-cvae-seed')).toBe('7');
     const body = (await gpu.json()) as { model: { id: string }; data: { b64_json: string; seed: number }[] };
     expect(body.model.id).toBe('fashion-gpu');
@@ -196,7 +196,7 @@ describe('forwarding to the GPU worker', () => {
       (await (
         await fetch(`${inject('gpuWorkerUrl')}/v1/images/variations`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${edgeEnv.GPU_WORKER_SECRET}` },
+          headers: { authorization: `Bearer ${edgeEnv.GPU_SERVER_SECRET}` },
           body: form(image),
         })
       ).json()) as { data: { b64_json: string }[] };
@@ -213,13 +213,22 @@ describe('forwarding to the GPU worker', () => {
     walk.append('response_format', 'gif');
     const gif = await app.request('/v1/images/interpolations', { method: 'POST', body: walk });
     expect(gif.status, await gif.clone().text()).toBe(200);
-    expect(gif.headers.get('x-cvae-served-by')).toBe('gpu-worker');
+    expect(gif.headers.get('x-cvae-served-by')).toBe('gpu-server');
     expect(gif.headers.get('content-type')).toBe('image/gif');
     expect(new TextDecoder().decode(new Uint8Array(await gif.arrayBuffer()).slice(0, 6))).toBe('GIF89a');
   });
 
+  it('still reads the deprecated GPU_WORKER_URL and GPU_WORKER_SECRET', async () => {
+    const { GPU_SERVER_URL, GPU_SERVER_SECRET, ...rest } = edgeEnv;
+    const app = buildEdgeApp({ ...rest, GPU_WORKER_URL: GPU_SERVER_URL, GPU_WORKER_SECRET: GPU_SERVER_SECRET }, 'test');
+    const res = await generate(app, { prompt: 'a coat', size: 256, seed: 1 });
+    expect(res.headers.get('x-cvae-served-by')).toBe('gpu-server');
+    // the GPU server's own answer (it has no 256 px model), not the edge's 503
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_size');
+  });
+
   it('answers 503 with Retry-After when the worker is down, 504 when it is too slow', async () => {
-    const down = await generate(buildEdgeApp({ ...edgeEnv, GPU_WORKER_URL: 'http://127.0.0.1:9' }, 'test'), {
+    const down = await generate(buildEdgeApp({ ...edgeEnv, GPU_SERVER_URL: 'http://127.0.0.1:9' }, 'test'), {
       prompt: 'a coat',
       size: 256,
     });
@@ -228,7 +237,7 @@ describe('forwarding to the GPU worker', () => {
     expect(((await down.json()) as { error: { code: string } }).error.code).toBe('gpu_unavailable');
 
     const slow = await generate(
-      buildEdgeApp({ ...edgeEnv, GPU_WORKER_URL: inject('slowWorkerUrl'), GPU_TIMEOUT_MS: '300' }, 'test'),
+      buildEdgeApp({ ...edgeEnv, GPU_SERVER_URL: inject('slowWorkerUrl'), GPU_TIMEOUT_MS: '300' }, 'test'),
       { prompt: 'a coat', size: 256 },
     );
     expect(slow.status).toBe(504);
@@ -242,7 +251,7 @@ describe('forwarding to the GPU worker', () => {
       body: JSON.stringify({ prompt: 'a coat' }),
     });
     expect(res.status).toBe(401);
-    const wrong = await generate(buildEdgeApp({ ...edgeEnv, GPU_WORKER_SECRET: 'wrong' }, 'test'), {
+    const wrong = await generate(buildEdgeApp({ ...edgeEnv, GPU_SERVER_SECRET: 'wrong' }, 'test'), {
       prompt: 'a coat',
       size: 256,
     });

@@ -11,7 +11,7 @@ import { folderSource } from '../../src/worker/registry/folder-source.js';
 import { type RunningServer, startServer } from '../../src/worker/serve/server.js';
 import { nodeWebRuntime } from '../helpers/ort-web-runtime.js';
 
-// `cvae serve` (the GPU worker's API) over real HTTP, on onnxruntime-node.
+// `cvae serve` (the GPU server's API) over real HTTP, on onnxruntime-node.
 let server: RunningServer;
 beforeAll(async () => {
   server = await startServer({ port: 0, host: '127.0.0.1', modelsDir: MODELS_DIR, secret: 's3cret' });

@@ -267,7 +267,7 @@ export function registerJobRoutes(app: OpenAPIHono, config: JobsConfig): void {
     },
   );
 
-  // GPU workers
+  // training workers
   app.openapi(
     createRoute({
       method: 'post',

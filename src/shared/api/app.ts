@@ -53,13 +53,13 @@ import {
   variationRequestSchema,
 } from './schemas.js';
 
-/** The GPU worker's routes the edge forwards to: the same paths, the same bodies. */
+/** The GPU server's routes the edge forwards to: the same paths, the same bodies. */
 export type ForwardPath = '/v1/images/generations' | '/v1/images/variations' | '/v1/images/interpolations';
 export type ForwardBody = { json: GenerationRequest } | { form: FormData };
 
 /**
  * The public HTTP API as one Hono app, built from injected parts so that it runs unchanged in
- * Workers (src/edge: onnxruntime-web, R2/S3/bundled models, forwarding to the GPU worker) and in
+ * Workers (src/edge: onnxruntime-web, R2/S3/bundled models, forwarding to the GPU server) and in
  * Node (`cvae serve`: onnxruntime-node, generates every size itself).
  */
 export interface ApiDeps {
@@ -71,7 +71,7 @@ export interface ApiDeps {
   longTextSize?: number;
   /**
    * Set at the edge: requests for sizes ≥ `gpuMinSize`, or for models whose manifest says
-   * `serving: "gpu"`, go to the GPU worker through this.
+   * `serving: "gpu"`, go to the GPU server through this.
    */
   forward?: (path: ForwardPath, body: ForwardBody, accept: string | undefined, caller: Caller) => Promise<Response>;
   gpuMinSize?: number;
@@ -124,8 +124,8 @@ const generationRoute = createRoute({
       description: 'The images (base64 PNGs), or with response_format "png" one PNG (a grid for n > 1)',
     },
     ...errorResponses,
-    503: json(errorBodySchema, 'GPU worker unavailable (Retry-After says when to retry)'),
-    504: json(errorBodySchema, 'GPU worker too slow'),
+    503: json(errorBodySchema, 'GPU server unavailable (Retry-After says when to retry)'),
+    504: json(errorBodySchema, 'GPU server too slow'),
   },
 });
 
@@ -354,7 +354,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const accept = c.req.header('accept');
     const caller = callerOf(c);
     logFields(c, { n: request.n, ...(request.size !== undefined ? { size: request.size } : {}) });
-    // a named model is checked here, before any forwarding: the GPU worker never sees a request
+    // a named model is checked here, before any forwarding: the GPU server never sees a request
     // for a model the caller may not read
     const limited = await limitUser(c, deps.limits, caller, request.user);
     if (limited) return limited as never;
@@ -369,7 +369,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       );
     }
     const named = request.model ? await resolveModel(deps, request, caller) : undefined;
-    // the GPU worker draws; URLs are made here from what it drew (and redrawn through it)
+    // the GPU server draws; URLs are made here from what it drew (and redrawn through it)
     const forward = async () => {
       const forwardTo = deps.forward as NonNullable<ApiDeps['forward']>;
       const path = '/v1/images/generations';
@@ -386,7 +386,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       const data = await Promise.all(
         body.data.map(async (d) => ({ url: await imageUrl(c, deps, model, request.prompt, d.seed), seed: d.seed })),
       );
-      return c.json({ ...body, data }, 200, { 'x-cvae-served-by': 'gpu-worker' });
+      return c.json({ ...body, data }, 200, { 'x-cvae-served-by': 'gpu-server' });
     };
     if (deps.forward && request.size !== undefined && request.size >= (deps.gpuMinSize ?? 256)) {
       return (await forward()) as never;
@@ -851,14 +851,14 @@ function pngAnswer(c: Context, batch: ImageBatch, headers: Record<string, string
   return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-type': 'image/png' });
 }
 
-/** At the edge: models marked for the GPU, and sizes from `gpuMinSize` up, are drawn by the GPU worker. */
+/** At the edge: models marked for the GPU, and sizes from `gpuMinSize` up, are drawn by the GPU server. */
 function servedByGpu(deps: ApiDeps, manifest: Manifest): boolean {
   const size = manifest.image?.width ?? 0;
   return deps.forward !== undefined && (manifest.serving === 'gpu' || size >= (deps.gpuMinSize ?? 256));
 }
 
 /**
- * An upload route for a GPU-served model: the same form, re-sent to the GPU worker with the model
+ * An upload route for a GPU-served model: the same form, re-sent to the GPU server with the model
  * pinned to the version resolved here (access was checked here, and the worker must not re-route
  * the prompt) and the seed drawn here, so the answer is the one this request's headers describe.
  */

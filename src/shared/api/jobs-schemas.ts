@@ -41,7 +41,7 @@ const cocoDataset = z.strictObject({
 });
 
 /**
- * Training jobs: what users submit through the edge and what GPU workers lease. Validated at the
+ * Training jobs: what users submit through the edge and what training workers lease. Validated at the
  * edge (zod) and again by the worker before it trains. Omitted dataset, epochs and batch size take
  * the architecture's defaults (resolveJobConfig) before the job is stored.
  */

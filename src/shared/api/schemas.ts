@@ -61,7 +61,7 @@ export const generationRequestSchema = z
       .optional()
       .meta({
         description:
-          'Image side in pixels (28, 64, 128, 256), or OpenAI\'s "256x256". 256 is generated on the GPU worker.',
+          'Image side in pixels (28, 64, 128, 256), or OpenAI\'s "256x256". 256 is generated on the GPU server.',
       }),
     seed: z
       .number()

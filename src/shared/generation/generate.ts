@@ -42,7 +42,7 @@ export function latentNoise(seeds: readonly number[], latentDim: number): Float3
 
 /**
  * Long text → embedding. Locally: the model's text encoder from the registry. At the edge it may
- * instead be the GPU worker's /v1/embeddings (when the full encoder does not fit an isolate).
+ * instead be the GPU server's /v1/embeddings (when the full encoder does not fit an isolate).
  */
 export type EmbedText = (textEncoderRef: string, text: string, expectedSha256?: string) => Promise<TextEmbedding>;
 

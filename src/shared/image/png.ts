@@ -66,7 +66,7 @@ export function batchGrid(batch: ImageBatch, opts: { cols?: number; gap?: number
  * Images up to this many raw bytes are stored, not compressed. That is everything the edge draws
  * itself (128 px RGB is 48 KiB raw): Workers bill and cap CPU time, not bytes sent, and fflate's
  * deflate costs about 90 µs a call even for a 28 px image (most of such a request) and 1.5 ms at
- * 128 px (a fifth of one), to make the PNG about 4x smaller. Larger images (the GPU worker's
+ * 128 px (a fifth of one), to make the PNG about 4x smaller. Larger images (the GPU server's
  * 256 px, 192 KiB raw) are deflated at level 3.
  */
 export const STORE_BELOW_BYTES = 64 * 1024;

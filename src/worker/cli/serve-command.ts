@@ -6,7 +6,7 @@ import { requestLogger } from '../serve/logger.js';
 import { startServer } from '../serve/server.js';
 import { intOption } from './options.js';
 
-/** `cvae serve`: the generation API on Node (the GPU worker behind the edge, or a local server). */
+/** `cvae serve`: the generation API on Node (the GPU server behind the edge, or a local server). */
 const STOP_GRACE_MS = 10_000;
 
 export function registerServe(program: Command): void {

@@ -21,7 +21,7 @@ import { applyMigrations } from './migrations.js';
  * `npm start`: the whole system on one machine with embedded defaults —
  *   a local S3 API (s3rver) seeded with the bundled model = the registry bucket,
  *   the edge bundle in local workerd (Miniflare, as `wrangler dev`) with a persistent local D1,
- *   `cvae serve` as the GPU worker's generation server (onnxruntime-node),
+ *   `cvae serve` as the GPU server (onnxruntime-node),
  *   `cvae worker` pulling training jobs from the edge (CPU backend here).
  * State lives in .cache/stack/ and survives restarts; Ctrl-C stops everything.
  */
@@ -108,9 +108,9 @@ export async function runStack(opts: StackOptions): Promise<void> {
       S3_BUCKET: s3.bucket,
       S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      GPU_WORKER_URL: serve.url,
+      GPU_SERVER_URL: serve.url,
       DEFAULT_MODELS: JSON.stringify(defaultModels),
-      GPU_WORKER_SECRET: secrets.gpu,
+      GPU_SERVER_SECRET: secrets.gpu,
       WORKER_TOKEN: secrets.worker,
       ADMIN_TOKEN: secrets.admin,
       WEBHOOK_SECRET: secrets.webhook,

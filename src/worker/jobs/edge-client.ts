@@ -1,7 +1,7 @@
 import { type Lease, leaseSchema, type TrainingJob } from '../../shared/api/jobs-schemas.js';
 import { CvaeError } from '../../shared/errors.js';
 
-/** The GPU worker's side of the lease protocol: HTTPS to the edge with the worker token. */
+/** The training worker's side of the lease protocol: HTTPS to the edge with the worker token. */
 export class EdgeJobsClient {
   constructor(
     private readonly baseUrl: string,

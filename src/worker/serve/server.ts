@@ -17,7 +17,7 @@ import { memoryRateLimiter } from './rate-limit.js';
 
 /**
  * `cvae serve`: the public API (src/shared/api) on Node with onnxruntime-node, generating every
- * size itself: the GPU worker behind the edge's forwarding, or a local server. Models come from the
+ * size itself: the GPU server behind the edge's forwarding, or a local server. Models come from the
  * registry bucket when one is configured, then from package folders on disk.
  */
 export interface ServeOptions {

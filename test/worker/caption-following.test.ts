@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { sceneSvg } from '../../src/worker/data/synth-coco.js';
-import { probePrompts, readScene, scoreCaptionFollowing } from '../../src/worker/eval/caption-following.js';
+import { probePrompts, readScene, scoreCaptionFollowing } from '../../src/worker/lab/caption-following.js';
 
 async function render(svg: string): Promise<Float32Array> {
   const raw = await sharp(new TextEncoder().encode(svg)).removeAlpha().raw().toBuffer();

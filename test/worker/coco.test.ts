@@ -23,7 +23,7 @@ import {
   synthCocoKind,
   writeSynthCoco,
 } from '../../src/worker/data/synth-coco.js';
-import { readScene } from '../../src/worker/eval/caption-following.js';
+import { readScene } from '../../src/worker/lab/caption-following.js';
 
 // The COCO loader on a generated COCO-format dataset (same files and layout as the real one).
 let dir: string;

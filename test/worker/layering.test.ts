@@ -31,7 +31,8 @@ describe('layering lint rules', () => {
     ['src/shared/api/x.ts', "import { a } from '../../edge/config.js';", 'imports neither side'],
     ['src/shared/x.ts', "import { readFileSync as a } from 'node:fs';", 'no node: module'],
     ['src/edge/x.ts', "import { a } from '../worker/registry/registry.js';", 'never imports src/worker'],
-    ['src/worker/jobs/x.ts', "import { a } from '../experiments/table1.js';", 'never imports lab code'],
+    ['src/worker/jobs/x.ts', "import { a } from '../lab/table1.js';", 'never imports lab code'],
+    ['src/worker/eval/x.ts', "import { a } from '../lab/caption-following.js';", 'never imports lab code'],
   ])('%s: %s fails', (path, line, message) => {
     const result = lint({ [path]: `${line}\nexport const b = a;\n` });
     expect(result.ok).toBe(false);
@@ -43,7 +44,7 @@ describe('layering lint rules', () => {
     const result = lint({
       'src/worker/jobs/x.ts': "import { a } from '../../shared/errors.js';\nexport const b = a;\n",
       'src/edge/x.ts': "import { a } from '../shared/errors.js';\nexport const b = a;\n",
-      'src/worker/cli/experiment-command.ts': "import { a } from '../experiments/table1.js';\nexport const b = a;\n",
+      'src/worker/cli/experiment-command.ts': "import { a } from '../lab/table1.js';\nexport const b = a;\n",
     });
     expect(result.output).not.toContain('noRestrictedImports');
   });

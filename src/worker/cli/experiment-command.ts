@@ -6,7 +6,7 @@ import { CvaeError } from '../../shared/errors.js';
 import { loadFashionMnist } from '../data/fashion-mnist.js';
 import { testSet } from '../data/training-data.js';
 import { chooseExtractors, type ExtractorChoice } from '../eval/extractors.js';
-import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '../experiments/table1.js';
+import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '../lab/table1.js';
 import { initBackend } from '../tf/backend.js';
 import { addFidOptions, intOption } from './options.js';
 import { registerTable2 } from './table2-command.js';

@@ -12,7 +12,7 @@ import type { ExtractorChoice } from '../eval/extractors.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
 import { onnxExtractor } from '../eval/onnx-extractor.js';
 import { randomCnnExtractor } from '../eval/random-cnn.js';
-import { evaluateForTable2, type Table2Row, writeTable2 } from '../experiments/table2.js';
+import { evaluateForTable2, type Table2Row, writeTable2 } from '../lab/table2.js';
 import { initBackend } from '../tf/backend.js';
 import { stageBars } from './data-options.js';
 import { addFidOptions, intOption, numberOption } from './options.js';

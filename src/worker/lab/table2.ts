@@ -4,12 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type CocoJoin, type CocoSize, cocoSpec } from '../../shared/arch/coco.js';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { ClipTextEncoder } from '../../shared/text/text-encoder.js';
-import { type CaptionFollowing, probePrompts, scoreCaptionFollowing } from '../eval/caption-following.js';
 import { type EvalReport, type EvalSet, evaluate, runModel } from '../eval/evaluate.js';
 import type { FeatureExtractor } from '../eval/feature-extractor.js';
 import { writeGrid } from '../eval/figures.js';
 import { createVariables, type Weights } from '../model/weights.js';
 import type { TrainOptions, TrainResult } from '../train/trainer.js';
+import { type CaptionFollowing, probePrompts, scoreCaptionFollowing } from './caption-following.js';
 import { generateFromConditions } from './generate.js';
 import { formatSeconds } from './table1.js';
 

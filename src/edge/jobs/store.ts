@@ -243,6 +243,55 @@ export async function finishJob(
   return row;
 }
 
+/**
+ * A worker reports a failure. Retryable failures go back to the queue while attempts remain and
+ * nobody asked to cancel; the rest fail for good.
+ */
+export async function failJob(
+  db: D1Database,
+  id: string,
+  workerId: string,
+  error: string,
+  retryable: boolean,
+): Promise<JobRow> {
+  const current = await getJob(db, id);
+  const again = retryable && current.attempts < current.max_attempts && current.cancel_requested === 0;
+  return finishJob(db, id, workerId, { status: again ? 'queued' : 'failed', error });
+}
+
+/**
+ * A worker hands a job back (shutdown, cancellation): cancelled if the user asked, else queued
+ * again without using up an attempt (a release is not the job's fault). One guarded update.
+ */
+export async function releaseJob(db: D1Database, id: string, workerId: string, reason: string): Promise<JobRow> {
+  const current = await getJob(db, id);
+  if (current.cancel_requested === 1) return finishJob(db, id, workerId, { status: 'cancelled', error: reason });
+  const now = Date.now();
+  const row = await whileLeased(
+    db,
+    id,
+    workerId,
+    `UPDATE training_jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_expires_at = NULL, updated_at = ?`,
+    [now],
+  );
+  await addEvent(db, id, 'requeued', { status: 'queued', reason }, now);
+  return row;
+}
+
+/** A worker published the job's model: it must be where the job said (its owner's namespace). */
+export async function completeJob(
+  db: D1Database,
+  id: string,
+  workerId: string,
+  model: { id: string; version: string },
+  metrics: unknown,
+): Promise<JobRow> {
+  const current = toJob(await getJob(db, id));
+  if (model.id !== current.config.modelId)
+    throw new CvaeError('model_mismatch', `job ${id} publishes to '${current.config.modelId}', not ${quote(model.id)}`);
+  return finishJob(db, id, workerId, { status: 'succeeded', model, metrics });
+}
+
 export async function eventsAfter(db: D1Database, jobId: string, afterId: number) {
   const { results } = await db
     .prepare('SELECT id, at, type, data FROM training_job_events WHERE job_id = ? AND id > ? ORDER BY id LIMIT 100')

@@ -8,7 +8,7 @@
  * Model sessions and manifests stay cached for the isolate's life.
  */
 import { env } from 'cloudflare:workers';
-import pkg from '../../package.json';
+import pkg from '../../package.json' with { type: 'json' };
 import { buildEdgeApp, type Env } from './config.js';
 import { prewarm } from './runtime/ort-web.js';
 import { bundledDecoder, bundledDecoderInputs } from './sources/bundled.js';

@@ -21,7 +21,7 @@ const clientFor = (app: App, apiKey: string) =>
     apiKey,
     baseURL: 'http://edge.test/v1',
     maxRetries: 0,
-    fetch: (url: RequestInfo | URL, init?: RequestInit) =>
+    fetch: async (url: RequestInfo | URL, init?: RequestInit) =>
       app.request(url instanceof Request ? url : String(url), init),
   });
 

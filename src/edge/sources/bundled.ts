@@ -5,7 +5,7 @@
  */
 
 import decoder from '../../../models/fashion-conv/decoder.onnx';
-import manifestJson from '../../../models/fashion-conv/manifest.json';
+import manifestJson from '../../../models/fashion-conv/manifest.json' with { type: 'json' };
 import { fashionConv } from '../../shared/arch/fashion.js';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import { parseManifest } from '../../shared/manifest.js';

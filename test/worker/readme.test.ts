@@ -22,6 +22,12 @@ const DOCS = join(__dirname, '../../docs');
 const docLines = readdirSync(DOCS)
   .filter((f) => f.endsWith('.md'))
   .flatMap((f) => shellLines(readFileSync(join(DOCS, f), 'utf8')));
+/** The topic pages' curl commands, continuation lines joined. */
+const docCurls = docLines
+  .join('\n')
+  .replace(/\\\n\s*/g, ' ')
+  .split('\n')
+  .filter((l) => l.startsWith('curl '));
 
 /** Splits a shell line into words (quotes respected), dropping a trailing comment. */
 function shellWords(line: string): string[] {
@@ -119,6 +125,36 @@ describe('README: curl examples against the edge', () => {
       ).toBe(true);
     }
   });
+  it("the topic pages' curl lines (placeholders, other owners' models) name routes the API has", async () => {
+    const spec = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, object> };
+    const routes = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => ({
+        method: method.toUpperCase(),
+        // a model id may be namespaced (alice/my-fashion)
+        pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+(?:/[^/]+)?')}$`),
+      })),
+    );
+    // the schema itself is the one route it does not list
+    routes.push({ method: 'GET', pattern: /^\/openapi\.json$/ });
+    expect(docCurls.length).toBeGreaterThan(15);
+    for (const line of docCurls) {
+      const words = shellWords(line);
+      const url = words.find((w) => /^(\$EDGE|https:\/\/<edge>)\//.test(w));
+      expect(url, `a URL on the edge in: ${line}`).toBeDefined();
+      const path = (url as string)
+        .replace(/^(\$EDGE|https:\/\/<edge>)/, '')
+        .split('?')[0]
+        ?.replace(/\$\w+|<[^>]+>/g, 'x') as string;
+      const explicit = words.indexOf('-X');
+      const method =
+        explicit >= 0 ? words[explicit + 1] : words.some((w) => ['-d', '-F', '--data'].includes(w)) ? 'POST' : 'GET';
+      expect(
+        routes.some((r) => r.method === method && r.pattern.test(path)),
+        `${method} ${path} is a route of /openapi.json (${line})`,
+      ).toBe(true);
+    }
+  });
+
   // one folder for all, in the README's order: a line may upload what an earlier one saved
   const cwd = mkdtempSync(join(tmpdir(), 'readme-curl-'));
   for (const line of curls) {

@@ -281,6 +281,11 @@ const healthRoute = createRoute({
   responses: { 200: json(healthSchema, 'Alive'), ...errorResponses },
 });
 
+/** The request's seed, or a random one (echoed back). */
+function drawSeed(deps: Pick<ApiDeps, 'randomSeed'>, seed: number | undefined): number {
+  return seed ?? (deps.randomSeed ?? randomSeed)();
+}
+
 function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] as number;
 }
@@ -299,8 +304,6 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     getPath: (request) => namespacedModelPath(getPath(request)),
   });
   app.onError(handleError);
-  /** the request's seed, or a random one (echoed back) */
-  const drawSeed = (seed: number | undefined) => seed ?? (deps.randomSeed ?? randomSeed)();
   app.notFound(
     (c) =>
       methodNotAllowed(app, c) ??
@@ -349,7 +352,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   app.openapi(generationRoute, async (c) => {
     const request = c.req.valid('json');
-    const seed = drawSeed(request.seed);
+    const seed = drawSeed(deps, request.seed);
     const resolved = { ...request, seed };
     const accept = c.req.header('accept');
     const caller = callerOf(c);
@@ -428,20 +431,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.openapi(variationRoute, async (c) => {
     const form = c.req.valid('form');
     const caller = callerOf(c);
-    const limited = await limitUser(c, deps.limits, caller, form.user);
-    if (limited) return limited as never;
-    const seed = drawSeed(form.seed);
     const asRequest = { prompt: form.prompt ?? '', n: form.n, response_format: 'b64_json' as const };
-    const manifest = await resolveModel(
-      deps,
-      {
-        ...asRequest,
-        ...(form.model ? { model: form.model } : {}),
-        ...(form.size !== undefined ? { size: form.size } : {}),
-      },
-      caller,
-    );
-    logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.n });
+    const start = await startUpload(c, deps, caller, form, asRequest);
+    if (start instanceof Response) return start as never;
+    const { manifest, seed } = start;
     if (servedByGpu(deps, manifest)) {
       return (await forwardForm(c, deps, '/v1/images/variations', form, manifest, seed, caller)) as never;
     }
@@ -475,26 +468,15 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.openapi(interpolationRoute, async (c) => {
     const form = c.req.valid('form');
     const caller = callerOf(c);
-    const limited = await limitUser(c, deps.limits, caller, form.user);
-    if (limited) return limited as never;
-    const seed = drawSeed(form.seed);
     const prompts = [form.from, form.to].filter((e): e is string => typeof e === 'string');
     const asRequest = { prompt: prompts[0] ?? 'picture', n: form.steps, response_format: 'b64_json' as const };
     // each prompt routed alone (together, two clothing items read as a scene); long text if either is
     const routes =
       form.model || form.size !== undefined ? [] : prompts.map((p) => routeFor(deps, { ...asRequest, prompt: p }));
     const route = routes.find((r) => r.route?.kind === 'long-text') ?? routes[0] ?? {};
-    const manifest = await resolveModel(
-      deps,
-      {
-        ...asRequest,
-        ...(form.model ? { model: form.model } : {}),
-        ...(form.size !== undefined ? { size: form.size } : {}),
-      },
-      caller,
-      route.size,
-    );
-    logFields(c, { model: `${manifest.id}@${manifest.version}`, n: form.steps });
+    const start = await startUpload(c, deps, caller, form, asRequest, route.size);
+    if (start instanceof Response) return start as never;
+    const { manifest, seed } = start;
     const shape = manifest.image as NonNullable<Manifest['image']>;
     if (servedByGpu(deps, manifest)) {
       return (await forwardForm(c, deps, '/v1/images/interpolations', form, manifest, seed, caller)) as never;
@@ -849,6 +831,35 @@ const answerHeaders = (manifest: Manifest, seed: number) => ({
 function pngAnswer(c: Context, batch: ImageBatch, headers: Record<string, string>) {
   const pixels = batch.n === 1 ? batchImage(batch, 0) : batchGrid(batch);
   return c.body(encodePng(pixels) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-type': 'image/png' });
+}
+
+/**
+ * What both upload routes do first: the caller's per-user limit, the seed, and the model (named,
+ * by size, or by the routed prompt), logged. A Response is the limit's 429.
+ */
+async function startUpload(
+  c: Context,
+  deps: ApiDeps,
+  caller: Caller,
+  form: { user?: string | undefined; seed?: number | undefined; model?: string | undefined; size?: number | undefined },
+  asRequest: GenerationRequest,
+  routedSize?: number,
+): Promise<Response | { manifest: Manifest; seed: number }> {
+  const limited = await limitUser(c, deps.limits, caller, form.user);
+  if (limited) return limited;
+  const seed = drawSeed(deps, form.seed);
+  const manifest = await resolveModel(
+    deps,
+    {
+      ...asRequest,
+      ...(form.model ? { model: form.model } : {}),
+      ...(form.size !== undefined ? { size: form.size } : {}),
+    },
+    caller,
+    routedSize,
+  );
+  logFields(c, { model: `${manifest.id}@${manifest.version}`, n: asRequest.n });
+  return { manifest, seed };
 }
 
 /** At the edge: models marked for the GPU, and sizes from `gpuMinSize` up, are drawn by the GPU server. */

@@ -27,6 +27,26 @@ export function callKernel(
 }
 
 /**
+ * Kernel calls inside a composed kernel: `call` runs a registered kernel, `keep` marks its result
+ * as an intermediate, `release` frees every intermediate (in a finally: the result handed back is
+ * not kept, so it survives).
+ */
+export function kernelScope(backendName: string, backend: KernelBackend) {
+  const temps: TensorInfo[] = [];
+  return {
+    call: (name: string, ins: Record<string, TensorInfo>, attrs: object = {}) =>
+      callKernel(backendName, backend, name, ins, attrs as NamedAttrMap),
+    keep: (t: TensorInfo) => {
+      temps.push(t);
+      return t;
+    },
+    release: () => {
+      for (const t of temps) backend.disposeData(t.dataId);
+    },
+  };
+}
+
+/**
  * A replacement for a registered kernel that may hand inputs it does not speed up back to it; none
  * when the backend has no such kernel. Call before replacing it in the registry.
  */

@@ -6,7 +6,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { callKernel } from './compose.js';
+import { kernelScope } from './compose.js';
 
 /**
  * Conv2DBackpropFilter as one forward convolution over transposed tensors.
@@ -39,13 +39,7 @@ export function makeConv2DBackpropFilter(backendName: string): KernelFunc {
     );
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const [, inH, inW] = x.shape as [number, number, number, number];
-    const call = (name: string, ins: Record<string, TensorInfo>, at: object = {}) =>
-      callKernel(backendName, backend, name, ins, at as never);
-    const temps: TensorInfo[] = [];
-    const keep = (t: TensorInfo) => {
-      temps.push(t);
-      return t;
-    };
+    const { call, keep, release } = kernelScope(backendName, backend);
     try {
       const xT = keep(call('Transpose', { x }, { perm: [3, 1, 2, 0] })); // [C, H, W, N]
       // Rows/cols the dilated convolution must see: exactly kh + (Oh-1)·s, starting at -padTop.
@@ -82,7 +76,7 @@ export function makeConv2DBackpropFilter(backendName: string): KernelFunc {
       ); // [C, kh, kw, O]
       return call('Transpose', { x: dwT }, { perm: [1, 2, 0, 3] }); // [kh, kw, C, O]
     } finally {
-      for (const t of temps) backend.disposeData(t.dataId);
+      release();
     }
   };
 }

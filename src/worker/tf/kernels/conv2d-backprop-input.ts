@@ -6,7 +6,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { callKernel } from './compose.js';
+import { kernelScope } from './compose.js';
 
 /**
  * Conv2DBackpropInput (the input gradient of a convolution, and the forward pass of every
@@ -77,13 +77,7 @@ export function makeConv2DBackpropInput(backendName: string): KernelFunc {
     const [batch, inH, inW, inC] = inputShape;
     const pt = info.padInfo.top;
     const pl = info.padInfo.left;
-    const call = (name: string, ins: Record<string, TensorInfo>, at: object = {}) =>
-      callKernel(backendName, backend, name, ins, at as never);
-    const temps: TensorInfo[] = [];
-    const keep = (t: TensorInfo) => {
-      temps.push(t);
-      return t;
-    };
+    const { call, keep, release } = kernelScope(backendName, backend);
     try {
       const w = readFloats(backend, filter);
       const kernel = phaseKernel(w, filterShape, sh, sw);
@@ -124,12 +118,12 @@ export function makeConv2DBackpropInput(backendName: string): KernelFunc {
       }
       const [, fullH, fullW] = full.shape as number[];
       if (pt === 0 && pl === 0 && fullH === inH && fullW === inW) {
-        // Nothing to crop: hand back a new reference to the same data (temps are freed below).
+        // Nothing to crop: hand back a new reference to the same data (the intermediates are freed below).
         return call('Identity', { x: full });
       }
       return call('Slice', { x: full }, { begin: [0, pt, pl, 0], size: [batch, inH, inW, inC] });
     } finally {
-      for (const t of temps) backend.disposeData(t.dataId);
+      release();
     }
   };
 }

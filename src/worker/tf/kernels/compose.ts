@@ -1,4 +1,5 @@
 import {
+  backend_util,
   getKernel,
   type KernelBackend,
   type KernelConfig,
@@ -24,6 +25,17 @@ export function callKernel(
   const out = kernel.kernelFunc({ inputs, backend, attrs });
   if (Array.isArray(out)) throw new Error(`kernel ${kernelName} returned several outputs`);
   return out;
+}
+
+/** tfjs' geometry of a 2-D convolution in NHWC (no dilation), as its own kernels compute it. */
+export function nhwcConvInfo(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: Parameters<typeof backend_util.computeConv2DInfo>[4],
+  dimRoundingMode: Parameters<typeof backend_util.computeConv2DInfo>[5],
+) {
+  return backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
 }
 
 /**

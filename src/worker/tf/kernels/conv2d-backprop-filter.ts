@@ -1,12 +1,11 @@
-import {
-  backend_util,
-  type Conv2DBackpropFilterAttrs,
-  type KernelBackend,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
+import type {
+  Conv2DBackpropFilterAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { kernelScope } from './compose.js';
+import { kernelScope, nhwcConvInfo } from './compose.js';
 
 /**
  * Conv2DBackpropFilter as one forward convolution over transposed tensors.
@@ -27,16 +26,7 @@ export function makeConv2DBackpropFilter(backendName: string): KernelFunc {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
     if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: only NHWC is supported');
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      'channelsLast',
-    );
+    const info = nhwcConvInfo(x.shape as [number, number, number, number], filterShape, strides, pad, dimRoundingMode);
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const [, inH, inW] = x.shape as [number, number, number, number];
     const { call, keep, release } = kernelScope(backendName, backend);

@@ -1,12 +1,11 @@
-import {
-  backend_util,
-  type Conv2DBackpropInputAttrs,
-  type KernelBackend,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
+import type {
+  Conv2DBackpropInputAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { kernelScope } from './compose.js';
+import { kernelScope, nhwcConvInfo } from './compose.js';
 
 /**
  * Conv2DBackpropInput (the input gradient of a convolution, and the forward pass of every
@@ -63,16 +62,7 @@ export function makeConv2DBackpropInput(backendName: string): KernelFunc {
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
     if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput: only NHWC is supported');
     const filterShape = filter.shape as [number, number, number, number];
-    const info = backend_util.computeConv2DInfo(
-      inputShape,
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      'channelsLast',
-    );
+    const info = nhwcConvInfo(inputShape, filterShape, strides, pad, dimRoundingMode);
     const { strideHeight: sh, strideWidth: sw, outHeight, outWidth } = info;
     const [batch, inH, inW, inC] = inputShape;
     const pt = info.padInfo.top;

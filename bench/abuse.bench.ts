@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createRng } from '../src/shared/random.js';
 import { buildEdgeBundle, startLocalEdge } from '../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../src/worker/dev/migrations.js';
-import { MODELS_DIR } from '../src/worker/eval/classifier-store.js';
+import { MODELS_DIR } from '../src/worker/paths.js';
 import { startServer } from '../src/worker/serve/server.js';
 
 const FUZZ = Number(process.env.BENCH_FUZZ ?? 10_000);

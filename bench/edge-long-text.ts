@@ -27,9 +27,9 @@ import { CLIP_VOCAB_PATH, generateClipPackage } from '../src/worker/clip/local-e
 import { captions, randomScene } from '../src/worker/data/synth-coco.js';
 import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../src/worker/dev/local-edge.js';
 import { LONG_TEXT_DEFAULTS } from '../src/worker/dev/stack.js';
-import { MODELS_DIR } from '../src/worker/eval/classifier-store.js';
 import { probePrompts, scoreCaptionFollowing } from '../src/worker/lab/caption-following.js';
 import { nodeRuntime } from '../src/worker/onnx/runtime.js';
+import { MODELS_DIR } from '../src/worker/paths.js';
 import { folderSource } from '../src/worker/registry/folder-source.js';
 import { startServer } from '../src/worker/serve/server.js';
 

@@ -6,6 +6,9 @@
  * Only 32-bit integer arithmetic (Math.imul, >>>) and Math.log/sqrt/cos/sin are used; V8 computes
  * those identically everywhere it runs, so a seed reproduces the same floats on the edge and in Node.
  */
+/** Seeds are unsigned 32-bit: requests, training jobs and the playground accept 0 … MAX_SEED. */
+export const MAX_SEED = 0xffffffff;
+
 export interface Rng {
   /** uniform 32-bit unsigned integer */
   nextUint32(): number;

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLIP_VOCAB_PATH, generateClipPackage } from '../../src/worker/clip/local-encoder.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 
 /** A registry folder with the shipped fashion-conv and the tiny generated CLIP (full graph only). */
 export async function tinyRegistry(prefix: string): Promise<string> {

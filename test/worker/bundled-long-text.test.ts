@@ -7,9 +7,9 @@ import { ModelCache } from '../../src/shared/generation/model-cache.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
 import { CLIP_VOCAB_PATH, generateClipPackage } from '../../src/worker/clip/local-encoder.js';
 import { LONG_TEXT_DEFAULTS } from '../../src/worker/dev/stack.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 import { readScene } from '../../src/worker/lab/caption-following.js';
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 import { verifyPackage } from '../../src/worker/registry/package.js';
 

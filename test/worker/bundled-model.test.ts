@@ -6,8 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fashionClassifier } from '../../src/shared/arch/fashion.js';
 import { parsePrompt } from '../../src/shared/prompt/parse-prompt.js';
 import { createRng, normalArray } from '../../src/shared/random.js';
-import { loadClassifier, MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { loadClassifier } from '../../src/worker/eval/classifier-store.js';
 import { classifierExtractor } from '../../src/worker/eval/feature-extractor.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 import { verifyPackage } from '../../src/worker/registry/package.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 

@@ -7,7 +7,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 
 // The playground served by the real edge bundle in local workerd, driven in Debian's headless Chromium.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

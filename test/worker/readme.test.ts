@@ -9,7 +9,7 @@ import { buildProgram } from '../../src/worker/cli/program.js';
 import { generateClipPackage } from '../../src/worker/clip/local-encoder.js';
 import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../../src/worker/dev/local-edge.js';
 import { applyMigrations } from '../../src/worker/dev/migrations.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 
 // The README's commands cannot rot: every curl line runs against the real edge bundle in local
 // workerd, and every `npm run cvae -- …` line names commands and options the CLI has.

@@ -4,8 +4,8 @@ import { createApi } from '../../src/shared/api/app.js';
 import { fanOut, requestCounts } from '../../src/shared/api/request-counts.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 
 // Request ids on every response and one structured log line per request, without prompts or keys.

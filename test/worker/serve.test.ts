@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../src/shared/api/app.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
 import { RegistryReader } from '../../src/shared/registry/reader.js';
-import { MODELS_DIR } from '../../src/worker/eval/classifier-store.js';
+import { MODELS_DIR } from '../../src/worker/paths.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 import { type RunningServer, startServer } from '../../src/worker/serve/server.js';
 import { nodeWebRuntime } from '../helpers/ort-web-runtime.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ARCHITECTURE_IDS, ARCHITECTURES, DATASETS } from '../arch/catalogue.js';
 import { trainingDefaults } from '../arch/training-defaults.js';
 import { isValidModelId, MODEL_ID_HINT } from '../model-id.js';
+import { MAX_SEED } from '../random.js';
 
 /** Training images per dataset: a larger `subset` is an error, not a silent clamp. */
 export const DATASET_IMAGES = { 'fashion-mnist': 60_000, coco: { 2014: 82_783, 2017: 118_287 } } as const;
@@ -27,7 +28,7 @@ const synthDataset = z.strictObject({
     .max(20_000)
     .default(1000)
     .meta({ description: 'scenes to generate (10% validation)' }),
-  seed: z.number().int().min(0).max(0xffffffff).default(1),
+  seed: z.number().int().min(0).max(MAX_SEED).default(1),
 });
 const cocoDataset = z.strictObject({
   name: z.literal('coco'),
@@ -56,7 +57,7 @@ export const trainingJobRequestSchema = z
     batchSize: z.number().int().min(2).max(1024).optional().meta({ description: "default: the architecture's" }),
     learningRate: z.number().positive().max(1).default(1e-3),
     weightDecay: z.number().min(0).max(1).default(1e-3),
-    seed: z.number().int().min(0).max(0xffffffff).default(1),
+    seed: z.number().int().min(0).max(MAX_SEED).default(1),
     modelId: z.string().max(110).refine(isValidModelId, MODEL_ID_HINT).optional().meta({
       description:
         'registry id of the result: "<name>" or "<owner>/<name>", always in the key\'s own namespace (default: <owner>/<architecture>)',

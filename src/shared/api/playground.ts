@@ -1,3 +1,5 @@
+import { MAX_SEED } from '../random.js';
+
 /**
  * GET / — the playground: one page with its CSS and JS served beside it (/playground.css, /playground.js; no build step, and a CSP that allows no inline code) over the
  * public API, so it works wherever the API runs (the edge, `cvae serve`). It lists the models
@@ -28,7 +30,7 @@ export const PLAYGROUND_HTML = `<!doctype html>
     <div class="field"><label for="size">Size (px)</label>
       <input id="size" name="size" type="number" readonly></div>
     <div class="field"><label for="seed">Seed</label>
-      <span class="seed"><input id="seed" name="seed" type="number" min="0" max="4294967295" value="1">
+      <span class="seed"><input id="seed" name="seed" type="number" min="0" max="${MAX_SEED}" value="1">
       <button type="button" id="reroll" title="New random seed" aria-label="Re-roll seed">Re-roll</button></span></div>
     <p class="model-info wide" id="model-info" aria-live="polite"></p>
     <div class="wide"><button class="primary" id="generate" type="submit">Generate</button></div>

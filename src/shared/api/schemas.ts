@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { manifestSchema } from '../manifest.js';
 import { MODEL_REF_PATTERN } from '../model-id.js';
+import { MAX_SEED } from '../random.js';
 
 /**
  * The public API's request and response bodies. Validated with zod at the edge and in
@@ -67,7 +68,7 @@ export const generationRequestSchema = z
       .number()
       .int()
       .min(0)
-      .max(0xffffffff)
+      .max(MAX_SEED)
       .optional()
       .meta({ description: 'Seed for the latent noise; image i uses seed + i. Random (and echoed) when absent.' }),
     response_format: z.enum(['b64_json', 'url', 'png']).default('b64_json').meta({
@@ -108,7 +109,7 @@ export const variationRequestSchema = z
       .union([z.coerce.number().int().positive(), generationRequestSchema.shape.size.unwrap()])
       .optional()
       .meta({ description: 'Image side (28, 64, 128) or "64x64"' }),
-    seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
+    seed: z.coerce.number().int().min(0).max(MAX_SEED).optional(),
     strength: z.coerce
       .number()
       .min(0)
@@ -142,7 +143,7 @@ export const interpolationRequestSchema = z
     model: generationRequestSchema.shape.model,
     size: variationRequestSchema.shape.size,
     steps: z.coerce.number().int().min(2).max(32).default(8),
-    seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
+    seed: z.coerce.number().int().min(0).max(MAX_SEED).optional(),
     response_format: z.enum(['b64_json', 'png', 'gif']).default('b64_json').meta({
       description: '"b64_json": one PNG per frame; "png": the frames in a row; "gif": the walk as a looping animation',
     }),

@@ -15,7 +15,7 @@ import type { ModelCache } from './model-cache.js';
  * normals from src/shared/random.ts (xoshiro128** + Box–Muller). Each image's seed is returned,
  * so any single image can be drawn again alone with n = 1.
  */
-export const MAX_SEED = 0xffffffff;
+export { MAX_SEED } from '../random.js';
 
 export type Condition =
   | { type: 'class'; classIndex: number; className: string; matched: string; synonym: string; inferred?: boolean }

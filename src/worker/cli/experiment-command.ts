@@ -10,7 +10,7 @@ import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '.
 import { initBackend } from '../tf/backend.js';
 import { addFidOptions, intOption } from './options.js';
 import { registerTable2 } from './table2-command.js';
-import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-command.js';
+import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-options.js';
 
 /** "fashion-conv=15,fashion-fc=25" → per-model epoch overrides. */
 function parseModelEpochs(value: string): Record<string, number> {

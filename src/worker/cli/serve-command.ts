@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { MODELS_DIR } from '../eval/classifier-store.js';
+import { MODELS_DIR } from '../paths.js';
 import { objectStoreSource } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
 import { requestLogger } from '../serve/logger.js';

@@ -17,7 +17,7 @@ import { initBackend } from '../tf/backend.js';
 import { stageBars } from './data-options.js';
 import { addFidOptions, intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
-import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithBar } from './train-command.js';
+import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithBar } from './train-options.js';
 
 /** Table 2's per-size defaults are the architectures' own (src/worker/train/defaults.ts). */
 const sizeDefaults = (size: CocoSize) => trainingDefaults(cocoSpec(size, 'concat'));

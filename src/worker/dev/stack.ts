@@ -6,7 +6,7 @@ import { CvaeError } from '../../shared/errors.js';
 import { parseManifest } from '../../shared/manifest.js';
 import { contentType, objectKey } from '../../shared/registry/layout.js';
 import { ensureGeneratedClip } from '../clip/local-encoder.js';
-import { MODELS_DIR } from '../eval/classifier-store.js';
+import { MODELS_DIR } from '../paths.js';
 import { startLocalS3 } from '../registry/local-s3.js';
 import type { ObjectStore } from '../registry/object-store.js';
 import { MANIFEST_FILE, readManifest } from '../registry/package.js';

@@ -1,15 +1,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describeClassifier } from '../../shared/arch/shapes.js';
 import type { ClassifierSpec } from '../../shared/arch/spec.js';
 
 /**
- * The shipped classifier lives in models/<id>/: `weights.bin` (float32, little-endian, tensors
+ * The shipped classifier lives in models/<id>/ (src/worker/paths.ts): `weights.bin` (float32, little-endian, tensors
  * back to back in spec order) and `classifier.json` (spec, tensor index, test accuracy, the
  * command that made it).
  */
-export const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
 
 export interface ClassifierMeta {
   format: 'cvae-classifier/1';

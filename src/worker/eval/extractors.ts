@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fashionClassifier } from '../../shared/arch/fashion.js';
 import { CvaeError } from '../../shared/errors.js';
-import { type ClassifierMeta, loadClassifier, MODELS_DIR } from './classifier-store.js';
+import { MODELS_DIR } from '../paths.js';
+import { type ClassifierMeta, loadClassifier } from './classifier-store.js';
 import { classifierExtractor, type FeatureExtractor } from './feature-extractor.js';
 import { onnxExtractor } from './onnx-extractor.js';
 

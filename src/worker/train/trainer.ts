@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { describeCvae, WHITENING, whitenedConditionDim } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { SHORT_TEXT_DEFAULTS } from '../../shared/arch/training-defaults.js';
 import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
 import { initialValues } from '../model/weights.js';
 import { type ActiveBackend, initBackend } from '../tf/backend.js';
@@ -51,14 +52,12 @@ export function klWeightAt(
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'outDir'> = {
-  epochs: 25,
-  batchSize: 128,
+  ...SHORT_TEXT_DEFAULTS,
   seed: 1,
   learningRate: DEFAULT_ADAM.learningRate,
   weightDecay: DEFAULT_ADAM.weightDecay,
   replicas: availableParallelism(),
   resume: false,
-  klWeight: 1,
 };
 
 export interface EpochRecord {

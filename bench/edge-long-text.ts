@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Miniflare } from 'miniflare';
-import { generateImages } from '../src/shared/generation/generate.js';
 import { ModelCache } from '../src/shared/generation/model-cache.js';
 import type { OnnxRuntime } from '../src/shared/generation/runtime.js';
 import { cosine } from '../src/shared/metrics/cosine.js';
@@ -27,7 +26,8 @@ import { CLIP_VOCAB_PATH, generateClipPackage } from '../src/worker/clip/local-e
 import { captions, randomScene } from '../src/worker/data/synth-coco.js';
 import { buildEdgeBundle, putPackageInR2, startLocalEdge } from '../src/worker/dev/local-edge.js';
 import { LONG_TEXT_DEFAULTS } from '../src/worker/dev/stack.js';
-import { probePrompts, scoreCaptionFollowing } from '../src/worker/lab/caption-following.js';
+import type { scoreCaptionFollowing } from '../src/worker/lab/caption-following.js';
+import { captionFollowingOf } from '../src/worker/lab/caption-following-run.js';
 import { nodeRuntime } from '../src/worker/onnx/runtime.js';
 import { MODELS_DIR } from '../src/worker/paths.js';
 import { folderSource } from '../src/worker/registry/folder-source.js';
@@ -192,24 +192,7 @@ export async function benchLongText(say: (line: string) => void): Promise<void> 
         nodeRuntime,
         form === 'full' ? {} : { textEncoder: { form: 'compact', maxBytes: 64 * 2 ** 20 } },
       );
-      const manifest = await models.manifest(id);
-      const prompts = probePrompts();
-      const images: Float32Array[][] = [];
-      for (const p of prompts) {
-        const g = await generateImages(models, manifest, { prompt: p.caption, n: 4, seed: 1 });
-        const { channels, height, width } = g.batch;
-        const plane = height * width;
-        images.push(
-          Array.from({ length: 4 }, (_, k) => {
-            const hwc = new Float32Array(plane * channels);
-            for (let c = 0; c < channels; c++)
-              for (let q = 0; q < plane; q++)
-                hwc[q * channels + c] = g.batch.data[k * channels * plane + c * plane + q] as number;
-            return hwc;
-          }),
-        );
-      }
-      scores[form] = scoreCaptionFollowing(prompts, images, manifest.image?.width as number);
+      scores[form] = await captionFollowingOf(models, await models.manifest(id));
     }
     const row = (s: ReturnType<typeof scoreCaptionFollowing>) =>
       `${(s.background * 100).toFixed(0)} / ${(s.position * 100).toFixed(0)} / ${(s.colour * 100).toFixed(0)} / ${(s.shape * 100).toFixed(0)}%`;

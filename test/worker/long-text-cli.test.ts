@@ -112,6 +112,13 @@ describe('cvae train / evaluate / export for a COCO architecture', () => {
       metrics: { fidExtractor: 'random-cnn-64' },
     });
 
+    // caption following of the exported package, with the encoder it names
+    const following = await cvae('experiment', 'caption-following', pkg, '--clip', clip, '--samples', '1');
+    expect(following.code, following.stderr).toBe(0);
+    expect(following.stdout).toMatch(
+      /^coco-64-add@t1: background \d+%, position \d+%, colour \d+%, shape \d+% \(54 images of 54 probes\)$/m,
+    );
+
     // a registry holding the model and its encoder generates; one whose encoder has other weights refuses
     const registry = tmp('lt-reg-');
     cpSync(pkg, join(registry, 'coco-64-add'), { recursive: true });

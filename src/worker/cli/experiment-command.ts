@@ -8,6 +8,7 @@ import { testSet } from '../data/training-data.js';
 import { chooseExtractors, type ExtractorChoice } from '../eval/extractors.js';
 import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '../lab/table1.js';
 import { initBackend } from '../tf/backend.js';
+import { registerCaptionFollowing } from './caption-following-command.js';
 import { addFidOptions, intOption } from './options.js';
 import { registerTable2 } from './table2-command.js';
 import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-options.js';
@@ -33,6 +34,7 @@ type Table1Flags = TrainFlags &
 export function registerExperiment(program: Command): void {
   const experiment = program.command('experiment').description("reproduce the paper's tables");
   registerTable2(experiment);
+  registerCaptionFollowing(experiment);
   const table1 = experiment
     .command('table1')
     .description('train fashion-fc and fashion-conv, evaluate on the test set, write table1.md and figures')

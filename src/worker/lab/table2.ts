@@ -192,7 +192,7 @@ export function table2Markdown(rows: Table2Row[], note: string): string {
     '',
     'MSE is the per-image sum of squared pixel errors over all RGB values in [0, 1], decoded from the posterior mean. FIDs from different extractors are not comparable with each other or with the paper (Inception on real COCO).',
     '',
-    'Follows caption (synthetic data only): 54 probe prompts, one per colour × position ("A large red circle at the top left on a gray background."), 4 samples each from z ~ N(0, I); a fixed reading of each image (src/worker/eval/caption-following.ts: background = the median colour, position = the 3x3 cell farthest from it, colour = that cell\'s object pixels, shape = their outline) is compared with the prompt. Chance is 33% / 11% / 17% / 33%; the rendered scenes themselves score 100%.',
+    'Follows caption (synthetic data only): 54 probe prompts, one per colour × position ("A large red circle at the top left on a gray background."), 4 samples each from z ~ N(0, I); a fixed reading of each image (src/worker/lab/caption-following.ts: background = the median colour, position = the 3x3 cell farthest from it, colour = that cell\'s object pixels, shape = their outline) is compared with the prompt. Chance is 33% / 11% / 17% / 33%; the rendered scenes themselves score 100%.',
     '',
     '## Figures',
     '',

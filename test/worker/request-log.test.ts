@@ -9,16 +9,18 @@ import { MODELS_DIR } from '../../src/worker/paths.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
 
 // Request ids on every response and one structured log line per request, without prompts or keys.
-async function app(lines: Record<string, unknown>[]) {
+/** The API over the repository's models, with `deps` on top. */
+async function api(deps: Partial<Parameters<typeof createApi>[0]> = {}) {
   return createApi({
     models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeRuntime),
     defaultModels: { 28: 'fashion-conv' },
     defaultSize: 28,
     runtime: 'test',
     codeVersion: 'test',
-    log: (entry) => lines.push(entry),
+    ...deps,
   });
 }
+const app = (lines: Record<string, unknown>[]) => api({ log: (entry) => lines.push(entry) });
 const generate = (a: Awaited<ReturnType<typeof app>>, body: unknown, headers: Record<string, string> = {}) =>
   a.request('/v1/images/generations', {
     method: 'POST',
@@ -42,12 +44,7 @@ describe('request ids and logs', () => {
   });
 
   it('puts the id on forwarded answers too', async () => {
-    const a = createApi({
-      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeRuntime),
-      defaultModels: { 28: 'fashion-conv' },
-      defaultSize: 28,
-      runtime: 'test',
-      codeVersion: 'test',
+    const a = await api({
       forward: async () => new Response('{}', { headers: { 'content-type': 'application/json' } }),
     });
     const res = await generate(a, { prompt: 'a dress', size: 256 }, { 'x-request-id': 'fwd-1' });
@@ -86,12 +83,7 @@ describe('request ids and logs', () => {
   it('counts what it served for /healthz?detail=1 (admin only) and writes one analytics point per request', async () => {
     const counts = requestCounts();
     const points: { blobs?: string[]; doubles?: number[]; indexes?: string[] }[] = [];
-    const a = createApi({
-      models: new ModelCache(new RegistryReader(await folderSource(MODELS_DIR)), nodeRuntime),
-      defaultModels: { 28: 'fashion-conv' },
-      defaultSize: 28,
-      runtime: 'test',
-      codeVersion: 'test',
+    const a = await api({
       identify: async (c) => ({ client: 'ip:test', admin: c.req.header('authorization') === 'Bearer admin' }),
       log: fanOut(counts.observe, analyticsLog({ writeDataPoint: (p) => points.push(p) })),
       counts,

@@ -65,7 +65,7 @@ export function modelCard(manifest: Manifest, parameters?: number): string {
       ? 'Trained on Fashion-MNIST (MIT, Zalando Research). The weights come with this project.'
       : "Trained on image-caption pairs (COCO: CC BY 4.0 annotations, Flickr terms for images; or the project's synthetic scenes). The weights come with this project; CLIP's vocabulary is MIT (OpenAI).",
     '',
-    '## Run it (JavaScript, onnxruntime-node)',
+    `## Run it (JavaScript, ${CARD_JS_RUNTIME})`,
     '',
     '```js',
     ...jsExample(manifest, latent),
@@ -82,14 +82,17 @@ export function modelCard(manifest: Manifest, parameters?: number): string {
 }
 
 /**
- * The card's JavaScript example, as text for the card's readers to run in Node: it names
- * onnxruntime-node, but this module imports nothing from it (it runs at the edge too).
+ * The npm package the card's JavaScript example runs on, in Node. It is only a name in the card's
+ * text: this module imports no runtime (it runs in Workers and browsers too).
  */
+const CARD_JS_RUNTIME = 'onnxruntime-node';
+
+/** The card's JavaScript example, as text for the card's readers to run. */
 function jsExample(manifest: Manifest, latent: number): string[] {
   const shortText = manifest.task === 'short-text';
   return [
-    '// npm i onnxruntime-node; run beside decoder.onnx: node example.mjs',
-    "import * as ort from 'onnxruntime-node';",
+    `// npm i ${CARD_JS_RUNTIME}; run beside decoder.onnx: node example.mjs`,
+    `import * as ort from '${CARD_JS_RUNTIME}';`,
     '',
     "const decoder = await ort.InferenceSession.create(new URL('./decoder.onnx', import.meta.url).pathname);",
     `const n = 4, latent = ${latent};`,

@@ -1,6 +1,10 @@
 /**
  * npm run bench:train — training throughput (images/s) on the active tfjs backend, with the
- * trainer's default replica count; the first batches are warm-up and not counted.
+ * trainer's default replica count; the first batches are warm-up and not counted. Beside it, when
+ * python3 with torch is present (Debian: python3-torch), the PyTorch reference
+ * (bench/reference/cvae_reference.py) trains the same spec, read from the catalogue, with the same
+ * batch, loss and Adam, best of 1 and 2 threads; the two alternate model by model so the machine's
+ * noise hits both. BENCH_REFERENCE=0 skips it.
  *  - fashion-fc, fashion-conv: batch 128 on real Fashion-MNIST images.
  *  - the COCO models (64/128/256 px, batch 64, the table2 default): generated pixels and 512-d
  *    conditions, since a step costs the same whatever the values; a few batches each.
@@ -21,6 +25,7 @@ import { loadFashionMnist, takeFirst } from '../src/worker/data/fashion-mnist.js
 import { initBackend } from '../src/worker/tf/backend.js';
 import { type SharedDataset, sharedFromLabeled } from '../src/worker/train/dataset.js';
 import { DEFAULT_TRAIN_OPTIONS, train } from '../src/worker/train/trainer.js';
+import { referenceAvailable, referenceThroughput } from './reference/run.js';
 
 const DEFAULT_MODELS = ['fashion-fc', 'fashion-conv', 'coco-64-concat', 'coco-128-concat', 'coco-256-concat'];
 const models = (process.env.BENCH_MODELS ?? DEFAULT_MODELS.join(',')).split(',').map((m) => m.trim());
@@ -63,8 +68,24 @@ function cocoData(spec: CvaeSpec): SharedDataset {
   };
 }
 
+interface Row {
+  model: string;
+  ours: number;
+  reference?: number;
+  detail: string;
+}
+
+const rate = (x: number) => x.toFixed(x < 100 ? 1 : 0);
+function formatRow(r: Row): string {
+  const ref = r.reference === undefined ? '—' : rate(r.reference);
+  const ratio = r.reference === undefined ? '—' : (r.ours / r.reference).toFixed(2);
+  return `| ${r.model} | ${rate(r.ours)} | ${ref} | ${ratio} |`;
+}
+
+const referenceNote = process.env.BENCH_REFERENCE === '0' ? 'skipped (BENCH_REFERENCE=0)' : referenceAvailable();
+const withReference = referenceNote === true;
 let fashion: SharedDataset | undefined;
-const rows: string[] = [];
+const rows: Row[] = [];
 for (const id of models) {
   const spec = specs[id] as CvaeSpec;
   const isCoco = spec.task === 'long-text';
@@ -90,10 +111,28 @@ for (const id of models) {
     },
   );
   // Timed from the end of the warm-up batches to the end of the last batch (no checkpoint write).
-  const measured = (data.count - warmSeen) / ((lastBatch - warmStart) / 1000);
-  rows.push(
-    `${spec.id.padEnd(16)} ${measured.toFixed(measured < 100 ? 1 : 0).padStart(7)} images/s  (batch ${batchSize}, ${result.replicas} replica(s), ${data.count - warmSeen} images after ${warmSeen} warm-up)`,
-  );
+  const timedImages = data.count - warmSeen;
+  const measured = timedImages / ((lastBatch - warmStart) / 1000);
+  const row: Row = {
+    model: spec.id,
+    ours: measured,
+    detail: `batch ${batchSize}, ${result.replicas} replica(s), ${timedImages} images after ${warmSeen} warm-up`,
+  };
+  if (withReference) {
+    const ref = referenceThroughput(spec, {
+      batch: batchSize,
+      steps: Math.max(2, Math.round(timedImages / batchSize)),
+      warmup: Math.max(1, Math.round(warmSeen / batchSize)),
+    });
+    row.reference = ref.imagesPerSecond;
+    row.detail += `; PyTorch ${ref.torch}, ${ref.threads} thread(s), ${ref.parameters.toLocaleString('en')} parameters in both`;
+  }
+  rows.push(row);
+  console.error(`bench:train: ${formatRow(row)}`);
 }
-console.log(`backend: ${backend.label}`);
-for (const r of rows) console.log(r);
+
+console.log(`backend: ${backend.label}${withReference ? '' : `; PyTorch column: ${referenceNote}`}`);
+console.log('| model | this project (images/s) | PyTorch (images/s) | ratio |');
+console.log('|---|---|---|---|');
+for (const r of rows) console.log(formatRow(r));
+for (const r of rows) console.log(`  ${r.model}: ${r.detail}`);

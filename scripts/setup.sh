@@ -26,6 +26,18 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_PATH:-}" ]; then
   fi
 fi
 
+# PyTorch (Debian's python3-torch with OpenBLAS, the BLAS it recommends; ~1 GB): the reference column of `npm run bench:train` and the
+# test that keeps it in step with the catalogue. Opt in with CVAE_SETUP_TORCH=1 (CI does).
+if [ "${CVAE_SETUP_TORCH:-0}" = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian package python3-torch (PyTorch reference for bench:train)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch libopenblas0
+  else
+    echo "setup: CVAE_SETUP_TORCH=1 needs root: sudo apt-get install python3-torch libopenblas0" >&2
+  fi
+fi
+
 echo "setup: installing npm dependencies"
 npm ci --no-audit --no-fund
 echo "setup: done. Try: npm run cvae -- --help"

@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describeCvae, type ParamInfo } from '../../src/shared/arch/shapes.js';
+import type { CvaeSpec } from '../../src/shared/arch/spec.js';
+
+/**
+ * Runs the PyTorch reference (cvae_reference.py) on a catalogue spec. The spec and its parameter
+ * list go in as JSON, so the Python side interprets the project's own description and checks its
+ * tensors against the list before it times anything.
+ */
+const SCRIPT = fileURLToPath(new URL('./cvae_reference.py', import.meta.url));
+/** Debian's python3-torch lives under /usr/bin/python3, which a pyenv or venv `python3` may shadow. */
+const CANDIDATES = process.env.BENCH_PYTHON ? [process.env.BENCH_PYTHON] : ['python3', '/usr/bin/python3'];
+let python: string | undefined;
+
+export interface ReferenceResult {
+  model: string;
+  parameters: number;
+  threads: number;
+  imagesPerSecond: number;
+  byThreads: Record<string, number>;
+  torch: string;
+}
+
+/** true, or why the PyTorch column cannot be measured here. */
+export function referenceAvailable(): true | string {
+  python = CANDIDATES.find((p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  if (python) return true;
+  return `no torch for ${CANDIDATES.join(' or ')} (Debian: apt-get install python3-torch; or set BENCH_PYTHON)`;
+}
+
+export function referenceThroughput(
+  spec: CvaeSpec,
+  run: { batch: number; steps: number; warmup: number; threads?: number[]; checkOnly?: boolean },
+  params: ParamInfo[] = describeCvae(spec).params,
+): ReferenceResult {
+  const job = { spec, params, threads: [1, 2], ...run };
+  if (!python && referenceAvailable() !== true) throw new Error('no python3 with torch');
+  const out = spawnSync(python as string, [SCRIPT], {
+    input: JSON.stringify(job),
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (out.status !== 0) throw new Error(`PyTorch reference failed for ${spec.id}: ${out.stderr || out.error}`);
+  const result = JSON.parse(out.stdout.trim().split('\n').at(-1) as string) as ReferenceResult;
+  const expected = describeCvae(spec).parameterCount;
+  if (result.parameters !== expected) {
+    throw new Error(`PyTorch reference of ${spec.id} has ${result.parameters} parameters, the catalogue ${expected}`);
+  }
+  return result;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { referenceAvailable, referenceThroughput } from '../../bench/reference/run.js';
+import { ARCHITECTURES } from '../../src/shared/arch/catalogue.js';
+import { fashionConv } from '../../src/shared/arch/fashion.js';
+import { describeCvae, type ParamInfo } from '../../src/shared/arch/shapes.js';
+import type { CvaeSpec } from '../../src/shared/arch/spec.js';
+
+// The PyTorch reference of bench:train interprets the catalogue's specs; this keeps it able to.
+// It needs python3-torch (CI installs it: CVAE_SETUP_TORCH=1 in .ci/run).
+const available = referenceAvailable();
+const check = (spec: CvaeSpec, params?: ParamInfo[]) =>
+  referenceThroughput(spec, { batch: 2, steps: 1, warmup: 0, threads: [1], checkOnly: true }, params);
+
+describe.skipIf(available !== true)(`PyTorch reference (${available === true ? 'torch found' : available})`, () => {
+  it.each(Object.keys(ARCHITECTURES))(
+    '%s: same tensors as the catalogue, and one training step runs',
+    (id) => {
+      const spec = ARCHITECTURES[id] as CvaeSpec;
+      expect(check(spec).parameters).toBeGreaterThan(0);
+    },
+    60_000,
+  );
+
+  it('refuses when its tensors and the catalogue differ', () => {
+    // as if the project's interpreter gained a tensor (a wider layer, a new bias) the reference lacks
+    const params = describeCvae(fashionConv).params;
+    const wider = params.map((p) => (p.name === 'decoder.0.kernel' ? { ...p, shape: [144, 3137] } : p));
+    expect(() => check(fashionConv, wider)).toThrow(
+      /drifted from the catalogue: .*sizes differ \['decoder.0.kernel'\]/,
+    );
+    const extra = [...params, { ...(params[0] as ParamInfo), name: 'decoder.condition.bias', shape: [16] }];
+    expect(() => check(fashionConv, extra)).toThrow(/missing \['decoder.condition.bias'\]/);
+  }, 60_000);
+});

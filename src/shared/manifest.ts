@@ -64,6 +64,8 @@ export const metricsSchema = z
     /** required with any FID: scores from different extractors are not comparable */
     fidExtractor: z.string().optional(),
     classAccuracy: z.number().min(0).max(1).optional(),
+    /** the classifier that judged classAccuracy (fashion-judge: trained with blur augmentation) */
+    classJudge: z.string().optional(),
   })
   .refine((m) => (m.fid === undefined && m.fidReconstructed === undefined) || m.fidExtractor, {
     message: 'a FID needs fidExtractor',
@@ -86,6 +88,12 @@ export const manifestSchema = z
       })
       .optional(),
     latentDim: z.number().int().positive().optional(),
+    /**
+     * Generations draw z ~ N(0, t² I) with this t (default 1, the prior). Below 1 draws nearer the
+     * prior's centre, where a class-conditioned model draws its class more faithfully
+     * (docs/results/class-fidelity.md); variations (posterior noise) are not affected.
+     */
+    samplingTemperature: z.number().positive().max(2).optional(),
     /** how the condition meets z in the decoder */
     conditioning: z.enum(['add', 'concat']).optional(),
     /**

@@ -85,6 +85,17 @@ export const fashionClassifier: ClassifierSpec = {
   classes: 10,
 };
 
+/**
+ * The class-fidelity judge: the same network, trained with blur augmentation (blur.ts) so that it
+ * reads a VAE's soft generations by their shape, not their sharpness. It scores class accuracy
+ * and the per-class confusion of generations; FID keeps the crisp classifier's features.
+ */
+export const fashionJudge: ClassifierSpec = {
+  ...fashionClassifier,
+  id: 'fashion-judge',
+  description: 'The Fashion-MNIST classifier network trained with blur augmentation; judges class fidelity',
+};
+
 export const FASHION_ARCHITECTURES: Record<string, CvaeSpec> = {
   [fashionFc.id]: fashionFc,
   [fashionConv.id]: fashionConv,

@@ -40,6 +40,14 @@ export function latentNoise(seeds: readonly number[], latentDim: number): Float3
   return z;
 }
 
+/** The prior's noise for a model: latentNoise scaled by its manifest's sampling temperature. */
+export function priorNoise(manifest: Manifest, seeds: readonly number[], latentDim: number): Float32Array {
+  const z = latentNoise(seeds, latentDim);
+  const t = manifest.samplingTemperature ?? 1;
+  if (t !== 1) for (let i = 0; i < z.length; i++) z[i] = (z[i] as number) * t;
+  return z;
+}
+
 /**
  * Long text → embedding. Locally: the model's text encoder from the registry. At the edge it may
  * instead be the GPU server's /v1/embeddings (when the full encoder does not fit an isolate).
@@ -83,7 +91,9 @@ export async function generateImages(
   const seeds = imageSeeds(request.seed, request.n);
   const rt = models.runtime;
   const decoder = await models.session(manifest, 'decoder.onnx');
-  const feeds: Record<string, Tensor> = { z: rt.float32(latentNoise(seeds, latentDim), [request.n, latentDim]) };
+  const feeds: Record<string, Tensor> = {
+    z: rt.float32(priorNoise(manifest, seeds, latentDim), [request.n, latentDim]),
+  };
   if (label !== undefined) feeds.label = rt.int64(new BigInt64Array(request.n).fill(BigInt(label)), [request.n]);
   if (embedding) {
     const rows = new Float32Array(request.n * embedding.length);

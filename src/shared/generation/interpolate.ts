@@ -3,8 +3,8 @@ import { cosine } from '../metrics/cosine.js';
 import {
   type Condition,
   type EmbedText,
-  latentNoise,
   localEmbedder,
+  priorNoise,
   type ReadCondition,
   readCondition,
 } from './generate.js';
@@ -43,7 +43,7 @@ export async function interpolate(
     const read = e.prompt
       ? await readCondition(manifest, e.prompt, embed)
       : await model.inferClass(e.image as Float32Array);
-    const z = e.image ? (await model.encode(e.image, read)).mu : latentNoise([seed], latentDim);
+    const z = e.image ? (await model.encode(e.image, read)).mu : priorNoise(manifest, [seed], latentDim);
     return { z, read };
   };
   const a = await end(request.from, request.seed);

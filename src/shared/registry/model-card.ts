@@ -37,7 +37,11 @@ export function modelCard(manifest: Manifest, parameters?: number): string {
     io(decoder),
     io(encoder),
     '',
-    `\`z\` is ${latent} standard normals per image (the prior). The decoder's \`image\` is NCHW floats in [0, 1].`,
+    `\`z\` is ${latent} standard normals per image (the prior)` +
+      (manifest.samplingTemperature && manifest.samplingTemperature !== 1
+        ? `, which the API scales by the sampling temperature ${manifest.samplingTemperature} (\`samplingTemperature\`: generations nearer the prior's centre draw their class more faithfully)`
+        : '') +
+      ". The decoder's `image` is NCHW floats in [0, 1].",
     shortText
       ? `The condition \`label\` is a class index: ${labels}. The API reads it from a prompt ("Make a dress").`
       : `The condition \`text_embedding\` is the 512-d CLIP embedding of the caption (sentences embedded and averaged) by the text encoder package \`${manifest.textEncoder ?? 'clip-vit-b32-text'}\`${manifest.textEncoderSha256 ? ` (its graph has sha256 ${manifest.textEncoderSha256.slice(0, 12)}…)` : ''}: \`POST /v1/embeddings\` gives it. Another encoder's embeddings mean nothing to this model.`,
@@ -48,7 +52,9 @@ export function modelCard(manifest: Manifest, parameters?: number): string {
     m
       ? `On ${m.testImages} held-out images: MSE ${m.mse.toFixed(2)} (per-image sum of squared errors), SSIM ${m.ssim.toFixed(3)}` +
         (m.fid !== undefined ? `, FID ${m.fid.toFixed(4)} (features: ${m.fidExtractor})` : '') +
-        (m.classAccuracy !== undefined ? `, class accuracy of samples ${(m.classAccuracy * 100).toFixed(1)}%` : '') +
+        (m.classAccuracy !== undefined
+          ? `, class accuracy of samples ${(m.classAccuracy * 100).toFixed(1)}%${m.classJudge ? ` (judged by ${m.classJudge})` : ''}`
+          : '') +
         '.'
       : 'None recorded.',
     '',
@@ -87,6 +93,8 @@ export function modelCard(manifest: Manifest, parameters?: number): string {
  */
 const CARD_JS_RUNTIME = 'onnxruntime-node';
 
+const temperatureOf = (manifest: Manifest) => manifest.samplingTemperature ?? 1;
+
 /** The card's JavaScript example, as text for the card's readers to run. */
 function jsExample(manifest: Manifest, latent: number): string[] {
   const shortText = manifest.task === 'short-text';
@@ -96,8 +104,9 @@ function jsExample(manifest: Manifest, latent: number): string[] {
     '',
     "const decoder = await ort.InferenceSession.create(new URL('./decoder.onnx', import.meta.url).pathname);",
     `const n = 4, latent = ${latent};`,
-    '// z ~ N(0, I), Box–Muller',
-    'const z = Float32Array.from({ length: n * latent }, () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));',
+    `// z ~ N(0, t² I), Box–Muller; t = ${temperatureOf(manifest)}, the sampling temperature the API uses`,
+    `const t = ${temperatureOf(manifest)};`,
+    'const z = Float32Array.from({ length: n * latent }, () => t * Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));',
     shortText
       ? `const condition = { label: new ort.Tensor('int64', new BigInt64Array(n).fill(${manifest.labels?.[3]?.index ?? 0}n), [n]) }; // ${manifest.labels?.[3]?.name ?? 'class 0'}`
       : "const embedding = new Float32Array(512); // your caption's embedding: POST /v1/embeddings\nconst condition = { text_embedding: new ort.Tensor('float32', Float32Array.from({ length: n * 512 }, (_, i) => embedding[i % 512]), [n, 512]) };",
@@ -114,7 +123,7 @@ function pythonExample(manifest: Manifest, latent: number): string[] {
     '',
     "decoder = ort.InferenceSession('decoder.onnx')",
     `n, latent = 4, ${latent}`,
-    'z = np.random.standard_normal((n, latent)).astype(np.float32)',
+    `z = (${temperatureOf(manifest)} * np.random.standard_normal((n, latent))).astype(np.float32)  # the API's sampling temperature`,
     shortText
       ? `condition = {'label': np.full((n,), ${manifest.labels?.[3]?.index ?? 0}, dtype=np.int64)}  # ${manifest.labels?.[3]?.name ?? 'class 0'}`
       : "embedding = np.zeros(512, dtype=np.float32)  # your caption's embedding: POST /v1/embeddings\ncondition = {'text_embedding': np.tile(embedding, (n, 1))}",

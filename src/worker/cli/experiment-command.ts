@@ -9,6 +9,7 @@ import { chooseExtractors, type ExtractorChoice } from '../eval/extractors.js';
 import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '../lab/table1.js';
 import { initBackend } from '../tf/backend.js';
 import { registerCaptionFollowing } from './caption-following-command.js';
+import { registerClassFidelity } from './class-fidelity-command.js';
 import { addFidOptions, intOption } from './options.js';
 import { registerTable2 } from './table2-command.js';
 import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-options.js';
@@ -35,6 +36,7 @@ export function registerExperiment(program: Command): void {
   const experiment = program.command('experiment').description("reproduce the paper's tables");
   registerTable2(experiment);
   registerCaptionFollowing(experiment);
+  registerClassFidelity(experiment);
   const table1 = experiment
     .command('table1')
     .description('train fashion-fc and fashion-conv, evaluate on the test set, write table1.md and figures')
@@ -70,12 +72,12 @@ export function registerExperiment(program: Command): void {
         trainExamples: result.trainExamples,
       });
     }
-    const { features, classifierMeta } = extractors;
+    const { features, judgeMeta } = extractors;
     extractors.dispose();
     const note =
       `Command: \`cvae experiment table1 ${process.argv.slice(4).join(' ')}\`. Test images: ${set.count}. ` +
-      `FID extractor: ${features.id} (${features.description}). Class accuracy judged by ${classifierMeta.spec.id} ` +
-      `(its own test accuracy ${(classifierMeta.testAccuracy * 100).toFixed(1)}%).`;
+      `FID extractor: ${features.id} (${features.description}). Class accuracy judged by ${judgeMeta.spec.id} ` +
+      `(its own test accuracy ${(judgeMeta.testAccuracy * 100).toFixed(1)}%).`;
     const path = await writeTable1(flags.out, rows, note);
     console.log(await readFile(path, 'utf8'));
     console.error(`written: ${path}`);

@@ -11,7 +11,7 @@ import { initBackend } from '../tf/backend.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import type { EpochRecord } from '../train/trainer.js';
 import { addDataOptions, checkpointData, type DataFlags, type DataRecord } from './data-options.js';
-import { addFidOptions, intOption } from './options.js';
+import { addFidOptions, intOption, numberOption } from './options.js';
 
 /** This command's arguments, without --trained-by (recorded on its own). */
 function exportArgs(): string[] {
@@ -35,6 +35,11 @@ export function registerExport(program: Command): void {
         .option('--no-evaluate', 'skip scoring on held-out images (the manifest then has no metrics)')
         .option('--test-limit <n>', 'score on the first n held-out images only', intOption(2))
         .option('--trained-by <command>', 'the command that trained the checkpoint, recorded in the manifest')
+        .option(
+          '--sampling-temperature <t>',
+          'generations draw z ~ N(0, t² I); recorded in the manifest, used when scoring (default 1)',
+          numberOption(0),
+        )
         .addOption(
           new Option('--weights <type>', 'weight storage: float16 halves the files (the edge bundle uses it)')
             .choices(['float32', 'float16'])
@@ -53,6 +58,7 @@ export function registerExport(program: Command): void {
           evaluate: boolean;
           testLimit?: number;
           trainedBy?: string;
+          samplingTemperature?: number;
           weights: WeightType;
         },
     ) => {
@@ -72,7 +78,7 @@ export function registerExport(program: Command): void {
       if (flags.evaluate) {
         const data = await checkpointData(spec, recorded, flags, flags.testLimit);
         console.error(`${spec.id}: scoring on ${data.eval.count} held-out images…`);
-        metrics = (await scoreModel(spec, values, data.eval, flags)).metrics;
+        metrics = (await scoreModel(spec, values, data.eval, flags, 1, flags.samplingTemperature)).metrics;
         if (data.textEncoder) textEncoder = encoderIdentity(data.textEncoder);
       } else if (spec.task === 'long-text' && !textEncoder) {
         textEncoder = encoderIdentity(await chooseTextEncoder(flags.clip));
@@ -85,6 +91,7 @@ export function registerExport(program: Command): void {
         version,
         weights: flags.weights,
         metrics,
+        ...(flags.samplingTemperature === undefined ? {} : { samplingTemperature: flags.samplingTemperature }),
         ...(textEncoder ? { textEncoder } : {}),
         training: {
           architecture: spec.id,

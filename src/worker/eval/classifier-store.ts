@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeClassifier } from '../../shared/arch/shapes.js';
 import type { ClassifierSpec } from '../../shared/arch/spec.js';
+import type { BlurAugmentation } from './blur.js';
 
 /**
  * The shipped classifier lives in models/<id>/ (src/worker/paths.ts): `weights.bin` (float32, little-endian, tensors
@@ -14,6 +15,10 @@ export interface ClassifierMeta {
   spec: ClassifierSpec;
   tensors: { name: string; shape: number[]; offset: number; length: number }[];
   testAccuracy: number;
+  /** accuracy on the test images blurred with sigma 1 px (the judge reports it; blur.ts) */
+  blurredTestAccuracy?: number;
+  /** blur augmentation it was trained with, if any */
+  augmentation?: BlurAugmentation;
   trainedWith: string;
   backend: string;
   createdAt: string;

@@ -52,12 +52,16 @@ export interface ModelOutputs {
 
 const CHUNK = 500;
 
-/** Runs the CVAE over the set: reconstructions (mean and sampled z) and one generation per image. */
+/**
+ * Runs the CVAE over the set: reconstructions (mean and sampled z) and one generation per image,
+ * from z ~ N(0, temperature² I) (the manifest's samplingTemperature, as the API draws).
+ */
 export async function runModel(
   spec: CvaeSpec,
   values: Record<string, Float32Array>,
   set: EvalSet,
   seed: number,
+  temperature = 1,
 ): Promise<ModelOutputs> {
   const vars = createVariables(describeCvae(spec).params, values);
   const size = set.shape.reduce((a, b) => a * b, 1);
@@ -71,7 +75,7 @@ export async function runModel(
     for (let start = 0; start < set.count; start += CHUNK) {
       const n = Math.min(CHUNK, set.count - start);
       const epsPosterior = normalArray(rng, n * spec.latentDim);
-      const epsPrior = normalArray(rng, n * spec.latentDim);
+      const epsPrior = normalArray(rng, n * spec.latentDim).map((v) => v * temperature);
       const [rec, sampled, gen] = tf.tidy(() => {
         const x = tf.tensor4d(set.images.subarray(start * size, (start + n) * size), [n, ...set.shape]);
         const cs = set.conditionSize ?? 0;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fashionClassifier } from '../../shared/arch/fashion.js';
+import { fashionClassifier, fashionJudge } from '../../shared/arch/fashion.js';
 import { CvaeError } from '../../shared/errors.js';
 import { MODELS_DIR } from '../paths.js';
 import { type ClassifierMeta, loadClassifier } from './classifier-store.js';
@@ -15,12 +15,13 @@ export interface ExtractorChoice {
 
 /**
  * The FID feature extractor (InceptionV3 ONNX when configured with --fid-onnx or $CVAE_FID_ONNX,
- * otherwise the shipped Fashion-MNIST classifier) and the classifier that judges class accuracy.
+ * otherwise the shipped Fashion-MNIST classifier) and the classifier that judges class accuracy:
+ * the blur-augmented judge when models/fashion-judge exists, else the shipped classifier.
  */
 export async function chooseExtractors(choice: ExtractorChoice): Promise<{
   features: FeatureExtractor;
   judge: FeatureExtractor;
-  classifierMeta: ClassifierMeta;
+  judgeMeta: ClassifierMeta;
   dispose(): void;
 }> {
   const dir = join(MODELS_DIR, fashionClassifier.id);
@@ -28,16 +29,32 @@ export async function chooseExtractors(choice: ExtractorChoice): Promise<{
     throw new CvaeError('classifier_missing', `no classifier in ${dir}; run: cvae classifier train`);
   }
   const classifier = await loadClassifier(dir);
-  const judge = classifierExtractor(classifier.meta.spec, classifier.values);
+  const crisp = classifierExtractor(classifier.meta.spec, classifier.values);
+  const blurred = existsSync(join(MODELS_DIR, fashionJudge.id, 'classifier.json')) ? await loadJudge() : undefined;
+  const judge = blurred?.extractor ?? crisp;
   const onnxPath = choice.fidOnnx ?? process.env.CVAE_FID_ONNX;
-  const features = onnxPath ? await onnxExtractor(onnxPath, { normalize: choice.fidNormalize }) : judge;
+  const features = onnxPath ? await onnxExtractor(onnxPath, { normalize: choice.fidNormalize }) : crisp;
   return {
     features,
     judge,
-    classifierMeta: classifier.meta,
+    judgeMeta: blurred?.meta ?? classifier.meta,
     dispose() {
-      judge.dispose();
-      if (features !== judge) features.dispose();
+      crisp.dispose();
+      if (judge !== crisp) judge.dispose();
+      if (features !== crisp) features.dispose();
     },
   };
+}
+
+/**
+ * The class-fidelity judge (models/fashion-judge: the classifier trained with blur augmentation),
+ * which reads generations by shape rather than sharpness.
+ */
+export async function loadJudge(): Promise<{ extractor: FeatureExtractor; meta: ClassifierMeta }> {
+  const dir = join(MODELS_DIR, fashionJudge.id);
+  if (!existsSync(join(dir, 'classifier.json'))) {
+    throw new CvaeError('classifier_missing', `no judge in ${dir}; run: cvae classifier train --judge`);
+  }
+  const { meta, values } = await loadClassifier(dir);
+  return { extractor: classifierExtractor(meta.spec, values), meta };
 }

@@ -19,6 +19,7 @@ export async function scoreModel(
   set: EvalSet,
   choice: ExtractorChoice = {},
   seed = 1,
+  temperature = 1,
 ): Promise<{ report: EvalReport; metrics: NonNullable<Manifest['metrics']> }> {
   let features: FeatureExtractor;
   let judge: FeatureExtractor | undefined;
@@ -36,7 +37,7 @@ export async function scoreModel(
     dispose = () => features.dispose();
   }
   try {
-    const report = await evaluate(await runModel(spec, values, set, seed), set, features, judge);
+    const report = await evaluate(await runModel(spec, values, set, seed, temperature), set, features, judge);
     return {
       report,
       metrics: {
@@ -48,7 +49,9 @@ export async function scoreModel(
         fid: report.fidGenerated,
         fidReconstructed: report.fidReconstructed,
         fidExtractor: report.fidExtractor,
-        ...(report.classAccuracy === undefined ? {} : { classAccuracy: report.classAccuracy }),
+        ...(report.classAccuracy === undefined || !judge
+          ? {}
+          : { classAccuracy: report.classAccuracy, classJudge: judge.id }),
       },
     };
   } finally {

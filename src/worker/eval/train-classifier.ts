@@ -7,6 +7,7 @@ import { createVariables, initialValues } from '../model/weights.js';
 import { adamStep, createAdamState, DEFAULT_ADAM } from '../train/adam.js';
 import { gatherBatch, type SharedDataset } from '../train/dataset.js';
 import { flatten, paramLayout, unflatten } from '../train/layout.js';
+import { type BlurAugmentation, blurSome } from './blur.js';
 
 /**
  * Trains the FID feature extractor / accuracy judge: cross-entropy, Adam (no weight decay), in
@@ -19,6 +20,8 @@ export async function trainClassifier(
     epochs: number;
     batchSize: number;
     seed: number;
+    /** blur a share of each batch (the class-fidelity judge, blur.ts) */
+    blur?: BlurAugmentation;
     onBatch?: (epoch: number, seen: number, loss: number) => void;
   },
 ): Promise<Record<string, Float32Array>> {
@@ -29,11 +32,13 @@ export async function trainClassifier(
   const vars = createVariables(params, unflatten(layout, flat));
   const grads = new Float32Array(layout.trainableSize);
   const cfg = { ...DEFAULT_ADAM, weightDecay: 0 };
+  const blurRng = createRng(deriveSeed(opts.seed, 5));
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     const order = permutation(createRng(deriveSeed(opts.seed, 3, epoch)), data.count);
     for (let start = 0; start < data.count; start += opts.batchSize) {
       const idx = order.subarray(start, Math.min(start + opts.batchSize, data.count));
       const batch = gatherBatch(data, idx);
+      if (opts.blur) blurSome(batch.images, batch.count, data.imageShape, opts.blur, blurRng.next);
       const images = tf.tensor4d(batch.images, [batch.count, ...data.imageShape]);
       const labels = tf.tensor2d(batch.conditions, [batch.count, data.conditionSize]);
       const { value, grads: g } = tf.variableGrads(

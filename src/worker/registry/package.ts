@@ -49,6 +49,8 @@ export interface PackageInput {
   command?: string;
   /** weight storage in the ONNX files (default float32) */
   weights?: WeightType;
+  /** generations draw z ~ N(0, t² I) (Manifest.samplingTemperature) */
+  samplingTemperature?: number;
   /** who may read it (default: public for system ids, private in an owner's namespace) */
   visibility?: Manifest['visibility'];
   /** long text: the encoder package the conditions came from */
@@ -84,6 +86,7 @@ export async function writeModelPackage(dir: string, input: PackageInput): Promi
     ...(spec.condition.type === 'class' ? { labels: FASHION_CLASSES.map((c) => ({ ...c })) } : {}),
     image: { height, width, channels },
     latentDim: spec.latentDim,
+    ...(input.samplingTemperature === undefined ? {} : { samplingTemperature: input.samplingTemperature }),
     conditioning: spec.decoder.condition.join,
     ...(spec.task === 'long-text'
       ? input.textEncoder

@@ -12,6 +12,7 @@
  *   CVAE_BACKEND=cpu npm run bench:train      # another backend
  *   BENCH_IMAGES=20000 npm run bench:train    # longer Fashion-MNIST measurement
  *   BENCH_MODELS=coco-256-add,coco-256-concat BENCH_COCO_BATCHES=12 npm run bench:train
+ *   BENCH_REPLICAS=1 npm run bench:train      # replicas other than the trainer's default
  */
 
 import { mkdtempSync } from 'node:fs';
@@ -33,6 +34,7 @@ const images = Number(process.env.BENCH_IMAGES ?? 10_240);
 const cocoBatches = Number(process.env.BENCH_COCO_BATCHES ?? 8);
 const COCO_BATCH = 64;
 const COCO_WARMUP_BATCHES = 2;
+const replicas = process.env.BENCH_REPLICAS ? { replicas: Number(process.env.BENCH_REPLICAS) } : {};
 
 const specs: Record<string, CvaeSpec> = { ...FASHION_ARCHITECTURES, ...COCO_ARCHITECTURES };
 const unknown = models.filter((m) => !specs[m]);
@@ -99,7 +101,7 @@ for (const id of models) {
   const result = await train(
     spec,
     data,
-    { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize, outDir: mkdtempSync(join(tmpdir(), 'bench-')) },
+    { ...DEFAULT_TRAIN_OPTIONS, ...replicas, epochs: 1, batchSize, outDir: mkdtempSync(join(tmpdir(), 'bench-')) },
     {
       onBatch: (p) => {
         lastBatch = performance.now();

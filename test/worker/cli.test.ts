@@ -43,6 +43,7 @@ describe('cvae CLI', () => {
     expect(table).toMatch(/\| fashion-fc \| \d+\.\d{4} \|/);
     expect(table).toMatch(/\| fashion-conv \| \d+\.\d{4} \|/);
     expect(table).toContain('(fashion-classifier)');
+    expect(table).toContain('Class accuracy judged by fashion-judge');
     expect(table).toContain('| Convolutional VAE (fashion-conv) | 11.1087 | 0.7627 | 50.3034 |');
     const json = JSON.parse(readFileSync(join(out, 'table1.json'), 'utf8'));
     expect(json.rows).toHaveLength(2);
@@ -74,10 +75,16 @@ describe('cvae CLI', () => {
       pkg,
       '--test-limit',
       '50',
+      '--sampling-temperature',
+      '0.8',
     );
     expect(ex.code, ex.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
     expect(manifest.metrics.fidExtractor).toBe('fashion-classifier');
+    // generations draw z ~ N(0, 0.8² I); the blur-augmented judge scored their classes
+    expect(manifest.samplingTemperature).toBe(0.8);
+    expect(manifest.metrics.classJudge).toBe('fashion-judge');
+    expect(readFileSync(join(pkg, 'README.md'), 'utf8')).toContain('sampling temperature 0.8');
     expect(manifest.training.epochs).toBe(1);
     expect(manifest.command).toContain('cvae export fashion-fc');
     const s3 = await startLocalS3({ directory: join(out, 's3') });

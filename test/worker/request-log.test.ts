@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyticsLog } from '../../src/edge/analytics.js';
 import { createApi } from '../../src/shared/api/app.js';
@@ -7,6 +9,9 @@ import { RegistryReader } from '../../src/shared/registry/reader.js';
 import { nodeRuntime } from '../../src/worker/onnx/runtime.js';
 import { MODELS_DIR } from '../../src/worker/paths.js';
 import { folderSource } from '../../src/worker/registry/folder-source.js';
+
+// the bundled model's id@version, read from its manifest so a re-bundle needs no edit here
+const BUNDLED = `fashion-conv@${JSON.parse(readFileSync(join(MODELS_DIR, 'fashion-conv', 'manifest.json'), 'utf8')).version}`;
 
 // Request ids on every response and one structured log line per request, without prompts or keys.
 /** The API over the repository's models, with `deps` on top. */
@@ -68,7 +73,7 @@ describe('request ids and logs', () => {
       method: 'POST',
       route: '/v1/images/generations',
       status: 200,
-      model: 'fashion-conv@v2',
+      model: BUNDLED,
       n: 3,
       size: 28,
     });
@@ -111,10 +116,10 @@ describe('request ids and logs', () => {
     expect(detail.counts.requests).toBe(5);
     expect(detail.counts.byStatus).toEqual({ '2xx': 3, '4xx': 2 });
     expect(detail.counts.byRoute['/v1/images/generations']).toBe(2);
-    expect(detail.counts.images).toEqual({ 'fashion-conv@v2': 3 });
+    expect(detail.counts.images).toEqual({ [BUNDLED]: 3 });
     expect(points).toHaveLength(6);
     expect(points[0]).toEqual({
-      blobs: ['/v1/images/generations', 'POST', 'fashion-conv@v2', '200', ''],
+      blobs: ['/v1/images/generations', 'POST', BUNDLED, '200', ''],
       doubles: [expect.any(Number), 3, 200],
       indexes: ['/v1/images/generations'],
     });

@@ -52,9 +52,11 @@ describe('cvae serve', () => {
   it('exposes Prometheus metrics that count the traffic it served', async () => {
     const before = await (await fetch(`${server.url}/metrics`)).text();
     const count = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? 0);
-    const generated = /cvae_generated_images_total\{model="fashion-conv@v2",size=""\} (\d+)/;
-    const ok =
-      /cvae_http_requests_total\{route="\/v1\/images\/generations",model="fashion-conv@v2",status="200"\} (\d+)/;
+    const bundled = `fashion-conv@${JSON.parse(readFileSync(join(MODELS_DIR, 'fashion-conv', 'manifest.json'), 'utf8')).version}`;
+    const generated = new RegExp(`cvae_generated_images_total\\{model="${bundled}",size=""\\} (\\d+)`);
+    const ok = new RegExp(
+      `cvae_http_requests_total\\{route="/v1/images/generations",model="${bundled}",status="200"\\} (\\d+)`,
+    );
     for (const n of [2, 3]) expect((await generate({ prompt: 'a coat', n, seed: 1 })).status).toBe(200);
     expect((await generate({ prompt: 'a toaster' })).status).toBe(400);
     const res = await fetch(`${server.url}/metrics`);

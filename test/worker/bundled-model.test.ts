@@ -27,7 +27,7 @@ describe('bundled fashion-conv model', () => {
     expect(manifest.metrics?.testImages).toBe(10000);
     expect(manifest.metrics?.fidExtractor).toBe('fashion-classifier');
     expect(manifest.metrics?.mse).toBeLessThan(10);
-    expect(manifest.command).toMatch(/^cvae export fashion-conv/);
+    expect(manifest.command).toMatch(/cvae export fashion-conv/);
   });
 
   for (const [name, ort] of [

@@ -14,7 +14,8 @@ Tensors are NCHW here (PyTorch's fast layout), NHWC in the project: flatten and 
 same numbers differently, a permutation of the next dense layer's rows, the same network.
 
 Prints one JSON line: {"model", "parameters", "threads", "imagesPerSecond", "byThreads", "torch"};
-with "checkOnly" in the job, only the catalogue check and one training step at batch 2.
+with "checkOnly" in the job, only the catalogue check and one training step at batch 2; with
+"checks" (a list of {spec, params}), that for each, one JSON line per spec.
 """
 
 import json
@@ -225,6 +226,13 @@ def images_per_second(spec, batch, steps, warmup, threads, kl_weight, seed):
 
 def main():
     job = json.load(sys.stdin)
+    if "checks" in job:
+        # several specs in one process (torch imports once): the catalogue check and one step each
+        for check in job["checks"]:
+            parameters = check_against_catalogue(Cvae(check["spec"]), check["params"])
+            images_per_second(check["spec"], 2, 1, 0, 1, 1, 1)
+            print(json.dumps({"model": check["spec"]["id"], "parameters": parameters, "torch": torch.__version__}))
+        return
     spec = job["spec"]
     parameters = check_against_catalogue(Cvae(spec), job["params"])
     if job.get("checkOnly"):

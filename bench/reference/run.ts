@@ -49,3 +49,16 @@ export function referenceThroughput(
   }
   return result;
 }
+
+/** The catalogue check and one training step at batch 2 for each spec, in one Python process. */
+export function referenceChecks(specs: CvaeSpec[]): { model: string; parameters: number }[] {
+  if (!python && referenceAvailable() !== true) throw new Error('no python3 with torch');
+  const job = { checks: specs.map((spec) => ({ spec, params: describeCvae(spec).params })) };
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  const out = spawnSync(python as string, [SCRIPT], { input: JSON.stringify(job), encoding: 'utf8', env });
+  if (out.status !== 0) throw new Error(`PyTorch reference failed: ${out.stderr || out.error}`);
+  return out.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { model: string; parameters: number });
+}

@@ -51,5 +51,40 @@ describe('cvae experiment table2', () => {
     expect(fidCell).toBe(Number(json.rows[0].report.fidGenerated).toPrecision(3));
     expect(json.rows[0].captionFollowing.prompts).toBe(54);
     expect(json.rows[0].captionFollowing.images).toBe(216);
+
+    // --models with --resume: one model re-scored from its finished checkpoint (no training), the
+    // other's row kept as it was
+    const rowOf = (t: string, id: string) => t.split('\n').find((l) => l.startsWith(`| ${id} |`));
+    const again = await cvae(
+      'experiment',
+      'table2',
+      '--data',
+      data,
+      '--clip',
+      clip,
+      '--models',
+      'coco-64-concat',
+      '--resume',
+      '--epochs',
+      '1',
+      '--kl-weight',
+      '5',
+      '--eval-limit',
+      '4',
+      '--out',
+      out,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/coco-64-add/);
+    const second = readFileSync(join(out, 'table2.md'), 'utf8');
+    expect(rowOf(second, 'coco-64-add')).toBe(rowOf(table, 'coco-64-add'));
+    expect(rowOf(second, 'coco-64-concat')).toBe(rowOf(table, 'coco-64-concat'));
+    expect(
+      JSON.parse(readFileSync(join(out, 'table2.json'), 'utf8')).rows.map((r: { model: string }) => r.model),
+    ).toEqual(['coco-64-add', 'coco-64-concat']);
+
+    const bad = await cvae('experiment', 'table2', '--models', 'coco-64-blend', '--out', out);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--models: 'coco-64-blend' is not one of coco-64-add, coco-64-concat/);
   });
 });

@@ -48,6 +48,17 @@ function parseList<T>(allowed: readonly T[], what: string) {
   };
 }
 
+/** Every Table 2 architecture, in the table's order. */
+const TABLE2_MODELS = COCO_SIZES.flatMap((size) => COCO_JOINS.map((j) => cocoSpec(size, j).id));
+
+async function previousRows(out: string): Promise<Table2Row[]> {
+  try {
+    return (JSON.parse(await readFile(join(out, 'table2.json'), 'utf8')) as { rows: Table2Row[] }).rows;
+  } catch {
+    return [];
+  }
+}
+
 type Table2Flags = TrainFlags &
   ExtractorChoice & {
     data?: string;
@@ -56,6 +67,7 @@ type Table2Flags = TrainFlags &
     fit: Fit;
     sizes: CocoSize[];
     joins: CocoJoin[];
+    models?: string[];
     sizeEpochs: Partial<Record<CocoSize, number>>;
     clip?: string;
     vocab?: string;
@@ -74,6 +86,11 @@ export function registerTable2(experiment: Command): void {
     .addOption(new Option('--fit <how>', 'crop to square (centre) or pad').choices(['crop', 'pad']).default('crop'))
     .option('--sizes <list>', 'image sizes', parseList(COCO_SIZES, '--sizes'), [...COCO_SIZES])
     .option('--joins <list>', 'conditioning methods', parseList(COCO_JOINS, '--joins'), [...COCO_JOINS])
+    .option(
+      '--models <list>',
+      'these architectures only, instead of --sizes x --joins (e.g. coco-64-add,coco-128-concat); with --resume, rows of other models already in the run folder are kept',
+      parseList(TABLE2_MODELS, '--models'),
+    )
     .option(
       '--size-epochs <list>',
       `epochs per size (default ${COCO_SIZES.map((s) => `${s}=${sizeDefaults(s).epochs}`).join(',')}; overrides --epochs)`,
@@ -109,12 +126,19 @@ export function registerTable2(experiment: Command): void {
     await initBackend();
     const clipDir = flags.clip ?? (await ensureGeneratedClip('full', 1, flags.vocab));
     const { encoder, manifest: clipManifest, key } = await openClipPackage(clipDir);
+    const planned = flags.models ?? flags.sizes.flatMap((size) => flags.joins.map((j) => cocoSpec(size, j).id));
+    // a resumed run keeps the rows it already has for the models it does not redo
+    const kept = flags.resume ? (await previousRows(flags.out)).filter((r) => !planned.includes(r.model)) : [];
     const rows: Table2Row[] = [];
+    const table = () =>
+      [...kept, ...rows].sort((a, b) => TABLE2_MODELS.indexOf(a.model) - TABLE2_MODELS.indexOf(b.model));
     const note = () =>
       `Command: \`cvae experiment table2 ${process.argv.slice(4).join(' ')}\`. Data: ${dataDir} (${flags.data ? 'COCO layout' : 'synthetic COCO-format scenes, `cvae datasets synth-coco`'}), fraction ${flags.fraction}, ${flags.fit}. ` +
       `Text encoder: ${clipManifest.id}@${clipManifest.version} (${clipManifest.description}). ` +
-      `FID extractor: ${rows[0]?.report.fidExtractor ?? 'n/a'}. Validation images: ${rows[0]?.report.count ?? 0}.`;
-    for (const size of flags.sizes) {
+      `FID extractor: ${[...new Set(table().map((r) => r.report.fidExtractor))].join(', ') || 'n/a'}. Validation images: ${table()[0]?.report.count ?? 0}.`;
+    for (const size of COCO_SIZES) {
+      const joins = COCO_JOINS.filter((j) => planned.includes(cocoSpec(size, j).id));
+      if (joins.length === 0) continue;
       const onProgress = stageBars();
       const common = {
         dir: dataDir,
@@ -138,7 +162,7 @@ export function registerTable2(experiment: Command): void {
               normalize: flags.fidNormalize,
             })
           : randomCnnExtractor(size);
-      for (const join_ of flags.joins) {
+      for (const join_ of joins) {
         const spec = cocoSpec(size, join_);
         const epochs =
           flags.sizeEpochs[size] ?? (process.argv.includes('--epochs') ? flags.epochs : sizeDefaults(size).epochs);
@@ -156,11 +180,11 @@ export function registerTable2(experiment: Command): void {
           await evaluateForTable2(size, join_, result, options, set, extractor, encoder, dir, kind !== 'other'),
         );
         // the table so far, so an hour-long run shows results as they come and a crash loses none
-        await writeTable2(flags.out, rows, note());
+        await writeTable2(flags.out, table(), note());
       }
       extractor.dispose();
     }
-    const path = await writeTable2(flags.out, rows, note());
+    const path = await writeTable2(flags.out, table(), note());
     console.log(await readFile(path, 'utf8'));
     console.error(`written: ${path}`);
   });

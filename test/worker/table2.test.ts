@@ -14,15 +14,12 @@ describe('cvae experiment table2', () => {
     const out = join(dir, 'out');
     expect((await cvae('datasets', 'synth-coco', '--out', data, '--images', '40', '--size', '64')).code).toBe(0);
     expect((await cvae('clip', 'generate', '--config', 'tiny', '--out', clip)).code).toBe(0);
-    const r = await cvae(
-      'experiment',
-      'table2',
+    // the same data, encoder and training options for every run below
+    const common = [
       '--data',
       data,
       '--clip',
       clip,
-      '--sizes',
-      '64',
       '--epochs',
       '1',
       '--kl-weight',
@@ -31,7 +28,8 @@ describe('cvae experiment table2', () => {
       '4',
       '--out',
       out,
-    );
+    ];
+    const r = await cvae('experiment', 'table2', '--sizes', '64', ...common);
     expect(r.code, r.stderr).toBe(0);
     const table = readFileSync(join(out, 'table2.md'), 'utf8');
     for (const join_ of ['add', 'concat']) {
@@ -55,25 +53,7 @@ describe('cvae experiment table2', () => {
     // --models with --resume: one model re-scored from its finished checkpoint (no training), the
     // other's row kept as it was
     const rowOf = (t: string, id: string) => t.split('\n').find((l) => l.startsWith(`| ${id} |`));
-    const again = await cvae(
-      'experiment',
-      'table2',
-      '--data',
-      data,
-      '--clip',
-      clip,
-      '--models',
-      'coco-64-concat',
-      '--resume',
-      '--epochs',
-      '1',
-      '--kl-weight',
-      '5',
-      '--eval-limit',
-      '4',
-      '--out',
-      out,
-    );
+    const again = await cvae('experiment', 'table2', '--models', 'coco-64-concat', '--resume', ...common);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).not.toMatch(/coco-64-add/);
     const second = readFileSync(join(out, 'table2.md'), 'utf8');

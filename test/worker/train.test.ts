@@ -59,6 +59,26 @@ describe('training', () => {
     expect(result.history[0]?.imagesPerSecond).toBeGreaterThan(0);
   });
 
+  it('an in-thread replica lets timers run between batches (progress bars, heartbeats, signals)', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks++;
+    }, 1);
+    const seenAt: number[] = [];
+    try {
+      await train(fc, subset(512), options({ replicas: 1, batchSize: 64 }), {
+        onBatch: () => {
+          seenAt.push(ticks);
+        },
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(seenAt).toHaveLength(8);
+    // the interval fired while the epoch was still running, not only after it
+    expect(seenAt[6]).toBeGreaterThan(seenAt[0] as number);
+  });
+
   it('is deterministic: same seed, same backend, same replicas → identical weights', async () => {
     const data = subset(512);
     const a = await train(fc, data, options({ seed: 9 }));

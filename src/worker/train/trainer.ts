@@ -241,6 +241,10 @@ export async function train(
           reconstruction: sums.reconstruction + weighted('reconstruction') * batch.length,
           kl: sums.kl + weighted('kl') * batch.length,
         };
+        // An in-thread replica (native TensorFlow, or --replicas 1) never leaves the microtask
+        // queue: without a turn of the event loop per batch, timers (progress bars, job-lease
+        // heartbeats) and signal handlers would wait for the end of the epoch.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const elapsed = (performance.now() - started) / 1000;
         hooks.onBatch?.({
           epoch: epoch + 1,

@@ -1,6 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../src/shared/api/app.js';
 import { ModelCache } from '../../src/shared/generation/model-cache.js';
@@ -118,6 +119,29 @@ describe('cvae train / evaluate / export for a COCO architecture', () => {
     expect(following.stdout).toMatch(
       /^coco-64-add@t1: background \d+%, position \d+%, colour \d+%, shape \d+% \(54 images of 54 probes\)$/m,
     );
+
+    // cvae generate draws a caption with the package and the encoder it names, 64 px cells shown at 2x
+    const grid = join(tmp('lt-gen-'), 'grid.png');
+    const drawn = await cvae(
+      'generate',
+      'A large red circle at the top left.',
+      '--model',
+      pkg,
+      '--clip',
+      clip,
+      '--n',
+      '2',
+      '--out',
+      grid,
+    );
+    expect(drawn.code, drawn.stderr).toBe(0);
+    expect(JSON.parse(drawn.stdout)).toMatchObject({
+      model: 'coco-64-add@t1',
+      condition: { type: 'text' },
+      seeds: [1, 2],
+    });
+    const meta = await sharp(grid).metadata();
+    expect([meta.width, meta.height]).toEqual([(2 * 64 + 3 * 2) * 2, (64 + 2 * 2) * 2]);
 
     // a registry holding the model and its encoder generates; one whose encoder has other weights refuses
     const registry = tmp('lt-reg-');

@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
-import { ModelCache } from '../../shared/generation/model-cache.js';
-import { packageSource } from '../../shared/registry/package-source.js';
-import { RegistryReader } from '../../shared/registry/reader.js';
-import { ensureGeneratedClip } from '../clip/local-encoder.js';
+import { CvaeError } from '../../shared/errors.js';
 import { probePrompts } from '../lab/caption-following.js';
 import { captionFollowingOf, formatCaptionFollowing } from '../lab/caption-following-run.js';
-import { nodeRuntime } from '../onnx/runtime.js';
-import { folderPackage } from '../registry/folder-source.js';
-import { readManifest } from '../registry/package.js';
 import { intOption } from './options.js';
+import { packageModels } from './package-models.js';
 import { createBar } from './progress.js';
 
 /**
@@ -26,10 +21,8 @@ export function registerCaptionFollowing(experiment: Command): void {
     .option('--clip <dir>', 'its text-encoder package (default: the generated ViT-B/32-size graph, seed 1)')
     .option('--samples <n>', 'images per probe caption (seeds 1…n)', intOption(1), 4)
     .action(async (dir: string, flags: { clip?: string; samples: number }) => {
-      const clipDir = flags.clip ?? (await ensureGeneratedClip('full', 1));
-      const packages = await Promise.all([dir, clipDir].map(async (d) => folderPackage(d, await readManifest(d))));
-      const models = new ModelCache(new RegistryReader(packageSource('command line', packages)), nodeRuntime);
-      const manifest = packages[0]?.manifest as Awaited<ReturnType<typeof readManifest>>;
+      const { models, manifest } = await packageModels(dir, flags.clip);
+      if (manifest.task !== 'long-text') throw new CvaeError('bad_option', `${manifest.id} is not a long-text model`);
       const bar = createBar('probe captions', probePrompts().length);
       const score = await captionFollowingOf(models, manifest, flags.samples, (done) => bar.update(done));
       bar.stop();

@@ -2,16 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { imageSeeds, priorNoise } from '../../shared/generation/generate.js';
 import { latentModel } from '../../shared/generation/latent.js';
-import { ModelCache } from '../../shared/generation/model-cache.js';
-import { packageSource } from '../../shared/registry/package-source.js';
-import { RegistryReader } from '../../shared/registry/reader.js';
 import { loadJudge } from '../eval/extractors.js';
 import { classFidelity, formatClassFidelity } from '../lab/class-fidelity.js';
-import { nodeRuntime } from '../onnx/runtime.js';
-import { folderPackage } from '../registry/folder-source.js';
 import { readManifest } from '../registry/package.js';
 import { initBackend } from '../tf/backend.js';
 import { intOption, numberOption } from './options.js';
+import { packageModels } from './package-models.js';
 import { createBar } from './progress.js';
 
 const CHUNK = 250;
@@ -40,12 +36,9 @@ export function registerClassFidelity(experiment: Command): void {
       if (manifest.task !== 'short-text' || labels.length === 0) {
         throw new Error(`${manifest.id} is not a class-conditioned (short-text) model`);
       }
+      const { models } = await packageModels(dir);
       const temperature = flags.temperature ?? manifest.samplingTemperature ?? 1;
       const judge = await loadJudge();
-      const models = new ModelCache(
-        new RegistryReader(packageSource('command line', [await folderPackage(dir, manifest)])),
-        nodeRuntime,
-      );
       const model = await latentModel(models, manifest);
       const asked: number[] = [];
       const read: number[] = [];

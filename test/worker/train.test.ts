@@ -9,6 +9,7 @@ import { testSet } from '../../src/worker/data/training-data.js';
 import { reconstructionScores, runModel } from '../../src/worker/eval/evaluate.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 import { sharedFromLabeled } from '../../src/worker/train/dataset.js';
+import { learningRateAt, parseLearningRateSteps, scheduleConflict } from '../../src/worker/train/schedule.js';
 import { DEFAULT_TRAIN_OPTIONS, klWeightAt, type TrainOptions, train } from '../../src/worker/train/trainer.js';
 
 // Short real training runs on a subset of the real data (the full runs are `cvae experiment table1`).
@@ -114,6 +115,39 @@ describe('training', () => {
     );
   });
 
+  it('a learning-rate step applies from its epoch on, is recorded, and a resume may add one only for epochs to come', async () => {
+    const data = subset(512);
+    const outDir = mkdtempSync(join(tmpdir(), 'lr-steps-'));
+    const first = await train(fc, data, options({ epochs: 1, seed: 5, outDir }));
+    // epoch 2 at a vanishing rate: Adam moves no weight measurably
+    const frozen = await train(
+      fc,
+      data,
+      options({ epochs: 2, seed: 5, outDir, resume: true, learningRateSteps: [{ from: 2, lr: 1e-12 }] }),
+    );
+    expect(frozen.history.map((h) => h.learningRate)).toEqual([1e-3, 1e-12]);
+    const name = 'decoder.2.kernel';
+    const before = first.state.values[name] as Float32Array;
+    const after = frozen.state.values[name] as Float32Array;
+    const moved = (a: Float32Array, b: Float32Array) =>
+      a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] as number))), 0);
+    expect(moved(after, before)).toBeLessThan(1e-8);
+    // the same epoch at the base rate moves them
+    const straight = await train(fc, data, options({ epochs: 2, seed: 5 }));
+    expect(moved(straight.state.values[name] as Float32Array, before)).toBeGreaterThan(1e-4);
+    // changing the rate of an epoch already trained is refused
+    await expect(
+      train(
+        fc,
+        data,
+        options({ epochs: 3, seed: 5, outDir, resume: true, learningRateSteps: [{ from: 1, lr: 1e-4 }] }),
+      ),
+    ).rejects.toThrow(/its epoch 1 trained at learning rate 0.001, the schedule asked for now gives 0.0001/);
+    await expect(train(fc, data, options({ epochs: 3, seed: 5, outDir, resume: true }))).rejects.toThrow(
+      /its epoch 2 trained at learning rate 1e-12/,
+    );
+  });
+
   it('β weights the KL term: a large β pulls the posterior to the prior', async () => {
     const data = subset(512);
     const plain = await train(fc, data, options({ epochs: 2 }));
@@ -122,6 +156,26 @@ describe('training', () => {
     const rec = (r: typeof plain) => r.history.at(-1)?.reconstruction as number;
     expect(kl(strong)).toBeLessThan(kl(plain) / 2);
     expect(rec(strong)).toBeGreaterThan(rec(plain));
+  });
+});
+
+describe('the learning-rate schedule', () => {
+  it('is the base rate, then each step from its epoch on', () => {
+    const steps = parseLearningRateSteps('29=1e-5,26=1e-4');
+    expect(steps).toEqual([
+      { from: 26, lr: 1e-4 },
+      { from: 29, lr: 1e-5 },
+    ]);
+    expect([1, 25, 26, 28, 29, 40].map((e) => learningRateAt(1e-3, steps, e))).toEqual([
+      1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5,
+    ]);
+    expect(learningRateAt(1e-3, undefined, 7)).toBe(1e-3);
+    expect(
+      scheduleConflict({ learningRate: 1e-3 }, { learningRate: 1e-3, learningRateSteps: steps }, 25),
+    ).toBeUndefined();
+    expect(scheduleConflict({ learningRate: 1e-3 }, { learningRate: 1e-3, learningRateSteps: steps }, 27)).toBe(26);
+    for (const bad of ['26', '0=1e-4', '26=0', '26=x', '26=1e-4,26=1e-5'])
+      expect(() => parseLearningRateSteps(bad), bad).toThrow(/--lr-steps/);
   });
 });
 

@@ -3,6 +3,7 @@ import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { trainingDefaults } from '../../shared/arch/training-defaults.js';
 import { type FashionMnist, loadFashionMnist, takeFirst } from '../data/fashion-mnist.js';
 import { type SharedDataset, sharedFromLabeled } from '../train/dataset.js';
+import { type LearningRateStep, parseLearningRateSteps } from '../train/schedule.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
 import { intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
@@ -48,7 +49,7 @@ export async function trainWithBar(
       bar?.stop();
       bar = undefined;
       console.error(
-        `${spec.id} epoch ${r.epoch}: loss ${r.loss.toFixed(3)} (reconstruction ${r.reconstruction.toFixed(3)}, KL ${r.kl.toFixed(3)}), ${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s; checkpoint saved to ${options.outDir}`,
+        `${spec.id} epoch ${r.epoch}: loss ${r.loss.toFixed(3)} (reconstruction ${r.reconstruction.toFixed(3)}, KL ${r.kl.toFixed(3)})${r.learningRate !== options.learningRate ? `, learning rate ${r.learningRate}` : ''}, ${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s; checkpoint saved to ${options.outDir}`,
       );
     },
   });
@@ -61,6 +62,11 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--batch-size <n>', 'examples per batch', intOption(2), d.batchSize)
     .option('--seed <n>', 'seed for initial weights, shuffling and noise', intOption(0), d.seed)
     .option('--lr <x>', 'Adam learning rate', numberOption(0), d.learningRate)
+    .option(
+      '--lr-steps <list>',
+      'later learning rates from given epochs on, e.g. 26=1e-4,29=1e-5 (a resume may add steps for epochs to come)',
+      parseLearningRateSteps,
+    )
     .option(
       '--weight-decay <x>',
       'L2 weight decay added to the gradient (PyTorch Adam semantics)',
@@ -94,6 +100,7 @@ export interface TrainFlags {
   batchSize: number;
   seed: number;
   lr: number;
+  lrSteps?: LearningRateStep[];
   weightDecay: number;
   replicas: number;
   subset?: number;
@@ -109,6 +116,7 @@ export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOption
     batchSize: flags.batchSize,
     seed: flags.seed,
     learningRate: flags.lr,
+    ...(flags.lrSteps ? { learningRateSteps: flags.lrSteps } : {}),
     weightDecay: flags.weightDecay,
     klWeight: flags.klWeight,
     klWeightFrom: flags.klWeightFrom,

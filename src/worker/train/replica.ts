@@ -36,6 +36,8 @@ export interface UpdateRequest {
   /** the slice of the trainable parameters this replica updates */
   from: number;
   to: number;
+  /** this epoch's rate (the schedule's), in place of the one the replica was made with */
+  learningRate: number;
 }
 
 export interface GradientSummary {
@@ -104,7 +106,8 @@ export class Replica {
   /** Applies Adam to this replica's slice of the shared weights. */
   update(req: UpdateRequest): void {
     const { weights, allGrads, adamM, adamV, adam } = this.init;
-    adamUpdate(weights, allGrads.slice(0, req.shares.length), req.shares, adamM, adamV, req.t, adam, req.from, req.to);
+    const cfg = { ...adam, learningRate: req.learningRate };
+    adamUpdate(weights, allGrads.slice(0, req.shares.length), req.shares, adamM, adamV, req.t, cfg, req.from, req.to);
   }
 
   dispose(): void {

@@ -11,6 +11,7 @@ import type { SharedDataset } from './dataset.js';
 import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
 import { createReplicas, sharedFloats } from './pool.js';
 import type { GradientSummary } from './replica.js';
+import { type LearningRateStep, learningRateAt, scheduleConflict } from './schedule.js';
 import { fitWhitening } from './whitening.js';
 
 export interface TrainOptions {
@@ -18,6 +19,8 @@ export interface TrainOptions {
   batchSize: number;
   seed: number;
   learningRate: number;
+  /** later rates from given epochs on (schedule.ts); none: `learningRate` throughout */
+  learningRateSteps?: LearningRateStep[];
   weightDecay: number;
   /** data-parallel replicas for single-threaded backends; default: one per core */
   replicas: number;
@@ -67,6 +70,8 @@ export interface EpochRecord {
   kl: number;
   seconds: number;
   imagesPerSecond: number;
+  /** the rate this epoch trained at (absent in checkpoints from before schedules) */
+  learningRate?: number;
 }
 
 export interface TrainProgress {
@@ -129,6 +134,7 @@ export async function train(
     batchSize: options.batchSize,
     seed: options.seed,
     learningRate: options.learningRate,
+    ...(options.learningRateSteps?.length ? { learningRateSteps: options.learningRateSteps } : {}),
     weightDecay: options.weightDecay,
     trainExamples: data.count,
     klWeight: options.klWeight,
@@ -141,7 +147,7 @@ export async function train(
   let startEpoch = 0;
   if (options.resume && hasCheckpoint(options.outDir)) {
     const saved = await loadCheckpoint<EpochRecord>(options.outDir, spec);
-    const keys = ['batchSize', 'seed', 'learningRate', 'weightDecay', 'trainExamples'] as const;
+    const keys = ['batchSize', 'seed', 'weightDecay', 'trainExamples'] as const;
     // checkpoints from before β was configurable were trained with β = 1 throughout
     const klKeys = ['klWeight', 'klWeightFrom', 'klAnnealEpochs'] as const;
     const savedKl = { klWeight: 1, klWeightFrom: 1, klAnnealEpochs: 0, ...saved.meta.config };
@@ -158,6 +164,14 @@ export async function train(
           `cannot resume ${options.outDir}: it was trained with ${key}=${saved.meta.config[key]}, now ${key}=${config[key]}`,
         );
       }
+    }
+    const savedSchedule = saved.meta.config as { learningRate: number; learningRateSteps?: LearningRateStep[] };
+    const changed = scheduleConflict(savedSchedule, config, saved.meta.epoch);
+    if (changed !== undefined) {
+      const rate = (c: typeof savedSchedule) => learningRateAt(c.learningRate, c.learningRateSteps, changed);
+      throw new Error(
+        `cannot resume ${options.outDir}: its epoch ${changed} trained at learning rate ${rate(savedSchedule)}, the schedule asked for now gives ${rate(config)} (--lr-steps may only change epochs still to come)`,
+      );
     }
     const savedData = saved.meta.config.data;
     if (savedData && options.data && JSON.stringify(savedData) !== JSON.stringify(options.data)) {
@@ -204,6 +218,7 @@ export async function train(
       const order = permutation(createRng(deriveSeed(options.seed, 1, epoch)), data.count);
       const noise = createRng(deriveSeed(options.seed, 2, epoch));
       const started = performance.now();
+      const learningRate = learningRateAt(options.learningRate, options.learningRateSteps, epoch + 1);
       let seen = 0;
       let sums = { loss: 0, reconstruction: 0, kl: 0 };
       for (let start = 0; start < data.count; start += options.batchSize) {
@@ -229,7 +244,7 @@ export async function train(
         await Promise.all(
           replicas.map((r, k) => {
             const [from, to] = updateRanges[k] as [number, number];
-            return r.update({ t: adam.step, shares, from, to });
+            return r.update({ t: adam.step, shares, from, to, learningRate });
           }),
         );
         updateMovingStatistics(layout, weights, results, shares);
@@ -264,6 +279,7 @@ export async function train(
         kl: sums.kl / seen,
         seconds,
         imagesPerSecond: seen / seconds,
+        learningRate,
       };
       history.push(record);
       await saveCheckpoint(options.outDir, spec, snapshot(), { epoch: epoch + 1, config, history });

@@ -132,6 +132,7 @@ describe('training jobs end to end', () => {
       architecture: 'fashion-fc',
       epochs: 4,
       batchSize: 64,
+      learningRateSteps: [{ from: 4, lr: 1e-4 }],
       dataset: { name: 'fashion-mnist', subset: 2048 },
       modelId: 'fashion-e2e',
     });
@@ -207,6 +208,17 @@ describe('training jobs end to end', () => {
     expect(gen.status).toBe(200);
     expect(((await gen.json()) as { model: unknown }).model).toEqual(model);
     expect((await generate({})).status).toBe(404);
+    // the job's learning-rate step reached the trainer: the published manifest records its schedule
+    const published = (await (
+      await fetch(`${base}/v1/models/${model.id}?version=${model.version}`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      })
+    ).json()) as { manifest: { version: string; training: { config: Record<string, unknown> } } };
+    expect(published.manifest.version).toBe(model.version);
+    expect(published.manifest.training.config).toMatchObject({
+      learningRate: 1e-3,
+      learningRateSteps: [{ from: 4, lr: 1e-4 }],
+    });
 
     // retention: the finished job leaves no work folder and no checkpoints in the bucket
     expect(readdirSync(workDirs.get('worker-b') as string)).toEqual([]);

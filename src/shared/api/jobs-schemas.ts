@@ -56,6 +56,14 @@ export const trainingJobRequestSchema = z
     epochs: z.number().int().min(1).max(200).optional().meta({ description: "default: the architecture's" }),
     batchSize: z.number().int().min(2).max(1024).optional().meta({ description: "default: the architecture's" }),
     learningRate: z.number().positive().max(1).default(1e-3),
+    learningRateSteps: z
+      .array(z.strictObject({ from: z.number().int().min(1).max(200), lr: z.number().positive().max(1) }))
+      .max(10)
+      .refine((steps) => new Set(steps.map((s) => s.from)).size === steps.length, 'an epoch is given twice')
+      .optional()
+      .meta({
+        description: 'later learning rates: from epoch `from` (1-based) on, `lr` (e.g. a 10x drop for the last epochs)',
+      }),
     weightDecay: z.number().min(0).max(1).default(1e-3),
     seed: z.number().int().min(0).max(MAX_SEED).default(1),
     modelId: z.string().max(110).refine(isValidModelId, MODEL_ID_HINT).optional().meta({

@@ -111,6 +111,7 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
         batchSize: config.batchSize,
         seed: config.seed,
         learningRate: config.learningRate,
+        ...(config.learningRateSteps ? { learningRateSteps: [...config.learningRateSteps] } : {}),
         weightDecay: config.weightDecay,
         // the paper's plain ELBO for the Fashion models, the long-text models' β per size
         klWeight: trainingDefaults(spec).klWeight,

@@ -183,8 +183,10 @@ export async function benchLongText(say: (line: string) => void): Promise<void> 
     `  fidelity against the float32 graph: cosine mean ${mean.toFixed(5)}, min ${Math.min(...cosines).toFixed(5)} over ${cosines.length} captions (${cosines.length - 500} golden + 500 synthetic)`,
   );
 
-  // 4. Caption following of the shipped models, each encoder form (onnxruntime-node decoders).
+  // 4. Caption following of the shipped models the edge serves (the compact encoder is the edge's;
+  // the GPU server's 256 px models embed with the full graph), each encoder form.
   for (const id of Object.values(LONG_TEXT_DEFAULTS)) {
+    if ((await new ModelCache(reader, nodeRuntime).manifest(id)).serving !== 'edge') continue;
     const scores: Record<string, ReturnType<typeof scoreCaptionFollowing>> = {};
     for (const form of ['full', 'compact'] as const) {
       const models = new ModelCache(

@@ -1,5 +1,5 @@
 import type { Caller } from '../shared/api/access.js';
-import type { ForwardBody, ForwardPath } from '../shared/api/app.js';
+import type { ForwardBody, ForwardPath } from '../shared/api/deps.js';
 import { errorJson } from '../shared/api/errors.js';
 import { CvaeError } from '../shared/errors.js';
 import type { EmbedText } from '../shared/generation/generate.js';

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { json } from '../../shared/api/app.js';
+import { json } from '../../shared/api/openapi-kit.js';
 import { CvaeError } from '../../shared/errors.js';
 import { OWNER_PATTERN, quote } from '../../shared/model-id.js';
 import { jobErrors as errors, idParam, type JobsConfig, requireDb, tokenGuard } from './route-kit.js';

@@ -3,7 +3,6 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { type Caller, callerOf, setCaller } from '../../shared/api/access.js';
-import { json } from '../../shared/api/app.js';
 import { errorResponse } from '../../shared/api/errors.js';
 import {
   jobImageEpochs,
@@ -11,6 +10,7 @@ import {
   trainingJobRequestSchema,
   trainingJobSchema,
 } from '../../shared/api/jobs-schemas.js';
+import { json } from '../../shared/api/openapi-kit.js';
 import { CvaeError } from '../../shared/errors.js';
 import { ownerOf, quote } from '../../shared/model-id.js';
 import { bearer, edgeIdentify } from '../auth.js';

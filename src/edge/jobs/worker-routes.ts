@@ -1,6 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { json } from '../../shared/api/app.js';
 import {
   completeSchema,
   failSchema,
@@ -9,6 +8,7 @@ import {
   releaseSchema,
   trainingJobSchema,
 } from '../../shared/api/jobs-schemas.js';
+import { json } from '../../shared/api/openapi-kit.js';
 import { afterFinish, jobErrors as errors, idParam, type JobsConfig, requireDb, tokenGuard } from './route-kit.js';
 import {
   completeJob,

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +8,16 @@ import { type FashionMnist, loadFashionMnist, takeFirst } from '../../src/worker
 import { testSet } from '../../src/worker/data/training-data.js';
 import { reconstructionScores, runModel } from '../../src/worker/eval/evaluate.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
+import { loadCheckpoint } from '../../src/worker/train/checkpoint.js';
 import { sharedFromLabeled } from '../../src/worker/train/dataset.js';
 import { learningRateAt, parseLearningRateSteps, scheduleConflict } from '../../src/worker/train/schedule.js';
-import { DEFAULT_TRAIN_OPTIONS, klWeightAt, type TrainOptions, train } from '../../src/worker/train/trainer.js';
+import {
+  DEFAULT_TRAIN_OPTIONS,
+  epochFolder,
+  klWeightAt,
+  type TrainOptions,
+  train,
+} from '../../src/worker/train/trainer.js';
 
 // Short real training runs on a subset of the real data (the full runs are `cvae experiment table1`).
 let fm: FashionMnist;
@@ -100,6 +107,25 @@ describe('training', () => {
     expect(resumed.history).toHaveLength(2);
     for (const name of Object.keys(straight.state.values)) {
       expect(resumed.state.values[name], name).toEqual(straight.state.values[name]);
+    }
+  });
+
+  it("keeps every n-th epoch's weights in epoch-<n>/, without the optimiser, beside the latest checkpoint", async () => {
+    const data = subset(256);
+    const outDir = mkdtempSync(join(tmpdir(), 'keep-'));
+    const three = await train(fc, data, options({ epochs: 3, seed: 5, outDir, keepEvery: 2 }));
+    const two = await train(fc, data, options({ epochs: 2, seed: 5 }));
+    expect(existsSync(join(outDir, epochFolder(1)))).toBe(false);
+    expect(existsSync(join(outDir, epochFolder(3)))).toBe(false);
+    const kept = await loadCheckpoint(join(outDir, epochFolder(2)), fc);
+    expect(kept.meta.epoch).toBe(2);
+    expect(kept.state.adam).toBeUndefined();
+    const latest = await loadCheckpoint(outDir, fc);
+    expect(latest.meta.epoch).toBe(3);
+    expect(latest.state.adam).toBeDefined();
+    for (const name of Object.keys(two.state.values)) {
+      expect(kept.state.values[name], name).toEqual(two.state.values[name]);
+      expect(latest.state.values[name], name).toEqual(three.state.values[name]);
     }
   });
 

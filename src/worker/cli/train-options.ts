@@ -92,7 +92,12 @@ export function addTrainOptions(cmd: Command): Command {
       0,
     )
     .option('--subset <n>', 'Fashion-MNIST: train on the first n training images only', intOption(1))
-    .option('--resume', 'continue from the checkpoint in the output folder', false);
+    .option('--resume', 'continue from the checkpoint in the output folder', false)
+    .option(
+      '--keep-every <n>',
+      "also keep every n-th epoch's weights in <out>/epoch-<n>/ (cvae export --from that folder picks an earlier epoch)",
+      intOption(1),
+    );
 }
 
 export interface TrainFlags {
@@ -105,6 +110,7 @@ export interface TrainFlags {
   replicas: number;
   subset?: number;
   resume: boolean;
+  keepEvery?: number;
   klWeight: number;
   klWeightFrom?: number;
   klAnnealEpochs: number;
@@ -124,6 +130,7 @@ export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOption
     replicas: flags.replicas,
     outDir,
     resume: flags.resume,
+    ...(flags.keepEvery ? { keepEvery: flags.keepEvery } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { describeCvae, WHITENING, whitenedConditionDim } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { SHORT_TEXT_DEFAULTS } from '../../shared/arch/training-defaults.js';
@@ -27,6 +28,12 @@ export interface TrainOptions {
   /** run folder for checkpoints */
   outDir: string;
   resume: boolean;
+  /**
+   * Also keep the weights of every n-th epoch in `<outDir>/epoch-<n>/` (without the optimiser's
+   * state: a third of the size). The run folder's checkpoint is always the latest epoch's; these
+   * let `cvae export --from` pick an earlier one, e.g. the epoch that follows captions best.
+   */
+  keepEvery?: number;
   /** β, the weight of the KL term in the loss (1 = the plain ELBO) */
   klWeight: number;
   /**
@@ -42,6 +49,9 @@ export interface TrainOptions {
    */
   data?: Record<string, unknown>;
 }
+
+/** Where `keepEvery` keeps an epoch's weights, inside the run folder. */
+export const epochFolder = (epoch: number) => `epoch-${epoch}`;
 
 /** β at a (fractional) point of training. */
 export function klWeightAt(
@@ -282,7 +292,16 @@ export async function train(
         learningRate,
       };
       history.push(record);
-      await saveCheckpoint(options.outDir, spec, snapshot(), { epoch: epoch + 1, config, history });
+      const saved = snapshot();
+      await saveCheckpoint(options.outDir, spec, saved, { epoch: epoch + 1, config, history });
+      if (options.keepEvery && (epoch + 1) % options.keepEvery === 0) {
+        await saveCheckpoint(
+          join(options.outDir, epochFolder(epoch + 1)),
+          spec,
+          { values: saved.values, adam: undefined },
+          { epoch: epoch + 1, config, history },
+        );
+      }
       await hooks.afterCheckpoint?.(record, options.outDir);
       hooks.onEpoch?.(record);
       if (hooks.shouldStop?.()) {

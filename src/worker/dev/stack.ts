@@ -26,7 +26,11 @@ import { applyMigrations } from './migrations.js';
  * State lives in .cache/stack/ and survives restarts; Ctrl-C stops everything.
  */
 /** The long-text models the repository ships (models/<id>/), served by default per size. */
-export const LONG_TEXT_DEFAULTS: Record<number, string> = { 64: 'coco-64-concat', 128: 'coco-128-concat' };
+export const LONG_TEXT_DEFAULTS: Record<number, string> = {
+  64: 'coco-64-concat',
+  128: 'coco-128-concat',
+  256: 'coco-256-concat',
+};
 
 export interface StackOptions {
   dir: string;

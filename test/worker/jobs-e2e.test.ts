@@ -159,8 +159,12 @@ describe('training jobs end to end', () => {
     expect(done.attempts).toBe(2);
     expect(logs.join('')).toMatch(/worker-b: .*resuming from the uploaded checkpoint/);
 
-    // one JSON line per job event, and metrics that count the same events
+    // one JSON line per job event, and metrics that count the same events. The worker reports the
+    // job done to the edge before it logs 'finished', so the line can land just after the status.
     const b = lines.get('worker-b') ?? [];
+    await until('the finished line', async () =>
+      b.some((l) => l.job === id && l.event === 'finished') ? true : undefined,
+    );
     const events = b.filter((l) => l.job === id && typeof l.event === 'string');
     expect(events.map((e) => e.event)).toEqual([
       'leased',

@@ -30,7 +30,7 @@ function conditionInput(spec: CvaeSpec, w: Weights, condition: tf.Tensor): tf.Te
 }
 
 export function encode(spec: CvaeSpec, w: Weights, images: tf.Tensor, condition: tf.Tensor, opts: RunOptions) {
-  const features = runStack(spec.encoder.layers, images, w, 'encoder', { ...opts, logits: false });
+  const features = runStack(spec.encoder.layers, images, w, 'encoder', { ...opts, logits: false, dataInput: true });
   const joined = join(features, conditionInput(spec, w, condition), spec.encoder.condition, w, 'encoder.condition');
   const head = (name: string) =>
     tf.fused.matMul({

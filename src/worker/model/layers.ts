@@ -14,6 +14,11 @@ export interface RunOptions {
   batchStats?: { name: string; mean: tf.Tensor; variance: tf.Tensor }[];
   /** return the last layer's pre-activation (e.g. logits for a stable BCE loss) */
   logits?: boolean;
+  /**
+   * The stack's input is data (the encoder's images), not computed from weights: in training its
+   * first dense or convolutional layer skips the gradient to its input, which nothing reads.
+   */
+  dataInput?: boolean;
 }
 
 function param(w: Weights, name: string): tf.Tensor {
@@ -54,6 +59,8 @@ export function runLayer(
   prefix: string,
   opts: RunOptions,
   last: boolean,
+  /** x is data, not computed from weights: no gradient to it (see RunOptions.dataInput) */
+  dataX = false,
 ): tf.Tensor {
   const activation: Activation = 'activation' in layer ? (last && opts.logits ? 'linear' : layer.activation) : 'linear';
   const bn = 'batchNorm' in layer && layer.batchNorm === true;
@@ -64,26 +71,38 @@ export function runLayer(
     return fusedActivation === activation ? normed : activate(normed, activation);
   };
   switch (layer.type) {
-    case 'dense':
-      return after(
-        tf.fused.matMul({
-          a: x as tf.Tensor2D,
-          b: param(w, `${prefix}.kernel`) as tf.Tensor2D,
-          bias: param(w, `${prefix}.bias`),
-          activation: fusedActivation,
-        }),
-      );
-    case 'conv2d':
+    case 'dense': {
+      const kernel = param(w, `${prefix}.kernel`) as tf.Tensor2D;
+      const bias = param(w, `${prefix}.bias`);
+      if (dataX && opts.training) {
+        // as for conv2d below: the plain product's gradient to the data is never computed
+        const biased = tf.add(tf.matMul(x as tf.Tensor2D, kernel), bias);
+        return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+      }
+      return after(tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel, bias, activation: fusedActivation }));
+    }
+    case 'conv2d': {
+      const filter = param(w, `${prefix}.kernel`) as tf.Tensor4D;
+      const bias = param(w, `${prefix}.bias`);
+      if (dataX && opts.training) {
+        // The fused op's gradient (a customGrad) computes the gradient to its input every time;
+        // the plain op's is lazy, and the tape drops it for data. tfjs unfuses ReLU layers while
+        // recording gradients anyway, so this matters before a batch norm (linear): at 256 px the
+        // image-sized, 3-channel Conv2DBackpropInput of every step (docs/PERFORMANCE.md, 2026-12-01).
+        const biased = tf.add(tf.conv2d(x as tf.Tensor4D, filter, layer.stride, 'same'), bias);
+        return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+      }
       return after(
         tf.fused.conv2d({
           x: x as tf.Tensor4D,
-          filter: param(w, `${prefix}.kernel`) as tf.Tensor4D,
+          filter,
           strides: layer.stride,
           pad: 'same',
-          bias: param(w, `${prefix}.bias`),
+          bias,
           activation: fusedActivation,
         }),
       );
+    }
     case 'conv2dTranspose': {
       const [b, h, wd] = x.shape as number[];
       const out = tf.conv2dTranspose(
@@ -113,9 +132,11 @@ export function runLayer(
 export function runStack(layers: Layer[], x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): tf.Tensor {
   // The output activation is that of the last layer that has one (a reshape may follow it).
   const lastActive = layers.findLastIndex((l) => 'activation' in l);
+  // the first layer with weights sees the stack's input (a flatten or reshape before it is no op)
+  const firstWeighted = layers.findIndex((l) => l.type === 'dense' || l.type === 'conv2d');
   let y = x;
   layers.forEach((layer, i) => {
-    y = runLayer(layer, y, w, `${prefix}.${i}`, opts, i === lastActive);
+    y = runLayer(layer, y, w, `${prefix}.${i}`, opts, i === lastActive, opts.dataInput === true && i === firstWeighted);
   });
   return y;
 }

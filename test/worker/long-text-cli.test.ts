@@ -113,6 +113,47 @@ describe('cvae train / evaluate / export for a COCO architecture', () => {
       metrics: { fidExtractor: 'random-cnn-64' },
     });
 
+    // training goes on from the exported package (its weights unfolded, a fresh optimiser)
+    const warm = join(tmp('lt-warm-'), 'coco-64-add');
+    const onward = await cvae(
+      'train',
+      'coco-64-add',
+      '--data',
+      data,
+      '--clip',
+      clip,
+      '--epochs',
+      '1',
+      '--out',
+      warm,
+      '--init-from',
+      pkg,
+    );
+    expect(onward.code, onward.stderr).toBe(0);
+    expect(onward.stderr).toContain("starting from coco-64-add@t1's weights");
+    type Meta = { config: { initFrom?: string }; history: { loss: number }[] };
+    const warmMeta = JSON.parse(readFileSync(join(warm, 'checkpoint.json'), 'utf8')) as Meta;
+    const coldMeta = JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')) as Meta;
+    expect(warmMeta.config.initFrom).toBe('coco-64-add@t1');
+    // its first epoch starts where the exported model was, not from random weights
+    expect(warmMeta.history[0]?.loss).toBeLessThan((coldMeta.history[0]?.loss as number) * 0.8);
+    const wrong = await cvae(
+      'train',
+      'coco-64-concat',
+      '--data',
+      data,
+      '--clip',
+      clip,
+      '--epochs',
+      '1',
+      '--out',
+      tmp('lt-x-'),
+      '--init-from',
+      pkg,
+    );
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('it holds a coco-64-add model, not coco-64-concat');
+
     // caption following of the exported package, with the encoder it names
     const following = await cvae('experiment', 'caption-following', pkg, '--clip', clip, '--samples', '1');
     expect(following.code, following.stderr).toBe(0);

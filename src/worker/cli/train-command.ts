@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ARCHITECTURE_IDS, architecture } from '../../shared/arch/catalogue.js';
-import { loadTrainingData } from '../data/training-data.js';
+import { encoderIdentity, loadTrainingData } from '../data/training-data.js';
+import { checkTextEncoder, warmStartFromPackage } from '../train/warm-start.js';
 import { addDataOptions, type DataFlags, dataRecord, dataSourceFrom, stageBars } from './data-options.js';
 
 import {
@@ -20,13 +21,19 @@ export function registerTrain(program: Command): void {
           'train any architecture with a progress bar and a checkpoint every epoch (--resume continues); defaults per architecture',
         )
         .argument('<model>', `architecture id: ${ARCHITECTURE_IDS.join(' | ')}`)
-        .option('--out <dir>', 'run folder for checkpoints (default: runs/<model>)'),
+        .option('--out <dir>', 'run folder for checkpoints (default: runs/<model>)')
+        .option(
+          '--init-from <package>',
+          'start from an exported model package (its encoder and decoder) instead of random weights',
+        ),
     ),
   );
-  cmd.action(async (model: string, raw: TrainFlags & DataFlags & { out?: string }) => {
+  cmd.action(async (model: string, raw: TrainFlags & DataFlags & { out?: string; initFrom?: string }) => {
     const spec = architecture(model);
     const flags = withArchitectureDefaults(spec, raw, cmd);
     const outDir = flags.out ?? `runs/${spec.id}`;
+    // the package first: a wrong path fails before minutes of data preparation
+    const warmStart = flags.initFrom ? await warmStartFromPackage(flags.initFrom, spec) : undefined;
     const source = dataSourceFrom(spec, flags);
     const bars = stageBars();
     const data = await loadTrainingData(spec, source, {
@@ -34,7 +41,12 @@ export function registerTrain(program: Command): void {
       onProgress: bars,
     });
     bars.stop();
-    const options = { ...trainOptionsFrom(flags, outDir), data: dataRecord(source, data.textEncoder) };
+    if (warmStart) checkTextEncoder(warmStart, data.textEncoder && encoderIdentity(data.textEncoder));
+    const options = {
+      ...trainOptionsFrom(flags, outDir),
+      data: dataRecord(source, data.textEncoder),
+      ...(warmStart ? { warmStart } : {}),
+    };
     const result = await trainWithBar(spec, data.train, options, data.what);
     const last = result.history.at(-1);
     console.log(

@@ -38,7 +38,11 @@ export async function trainWithBar(
     onStart: ({ startEpoch, backend, replicas }) => {
       console.error(
         `${spec.id}: ${data.count} ${what}; ${replicas} replica(s) on ${backend.label}` +
-          (startEpoch > 0 ? `; resuming after epoch ${startEpoch}` : ''),
+          (startEpoch > 0
+            ? `; resuming after epoch ${startEpoch}`
+            : options.warmStart
+              ? `; starting from ${options.warmStart.from}'s weights (a fresh optimiser)`
+              : ''),
       );
     },
     onBatch: (p) => {

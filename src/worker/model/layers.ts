@@ -10,7 +10,10 @@ import type { Weights } from './weights.js';
  */
 export interface RunOptions {
   training: boolean;
-  /** batch statistics seen in training, for the caller to fold into the moving averages */
+  /**
+   * each batch norm's input statistics on this batch: in training for the caller to fold into the
+   * moving averages; in inference to calibrate batch norms (onnx/import-cvae.ts)
+   */
   batchStats?: { name: string; mean: tf.Tensor; variance: tf.Tensor }[];
   /** return the last layer's pre-activation (e.g. logits for a stable BCE loss) */
   logits?: boolean;
@@ -42,6 +45,14 @@ function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): 
     else tf.dispose([mean, variance]);
     return y;
   }
+  if (opts.batchStats)
+    opts.batchStats.push({
+      name: prefix,
+      ...tf.moments(
+        x,
+        x.shape.slice(0, -1).map((_, i) => i),
+      ),
+    });
   return tf.batchNorm(
     x,
     param(w, `${prefix}.bn.mean`),

@@ -13,6 +13,7 @@ import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
 import { createReplicas, sharedFloats } from './pool.js';
 import type { GradientSummary } from './replica.js';
 import { type LearningRateStep, learningRateAt, scheduleConflict } from './schedule.js';
+import type { WarmStart } from './warm-start.js';
 import { fitWhitening } from './whitening.js';
 
 export interface TrainOptions {
@@ -34,6 +35,8 @@ export interface TrainOptions {
    * let `cvae export --from` pick an earlier one, e.g. the epoch that follows captions best.
    */
   keepEvery?: number;
+  /** a fresh start from an exported model's weights instead of random ones (warm-start.ts) */
+  warmStart?: WarmStart;
   /** β, the weight of the KL term in the loss (1 = the plain ELBO) */
   klWeight: number;
   /**
@@ -151,6 +154,7 @@ export async function train(
     klWeightFrom: options.klWeightFrom ?? options.klWeight,
     klAnnealEpochs: options.klAnnealEpochs ?? 0,
     ...(options.data ? { data: options.data } : {}),
+    ...(options.warmStart ? { initFrom: options.warmStart.from } : {}),
   };
   let state: ModelState = { values: initialValues(info.params, options.seed), adam: undefined };
   let history: EpochRecord[] = [];
@@ -200,6 +204,8 @@ export async function train(
     state.values[WHITENING.mean] = fitted.mean;
     state.values[WHITENING.matrix] = fitted.matrix;
   }
+  // a resumed run already began from it
+  if (startEpoch === 0 && options.warmStart) state.values = options.warmStart.values(state.values, data);
   const adamConfig: AdamConfig = {
     ...DEFAULT_ADAM,
     learningRate: options.learningRate,

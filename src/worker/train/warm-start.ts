@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { describeCvae, WHITENING } from '../../shared/arch/shapes.js';
+import type { CvaeSpec } from '../../shared/arch/spec.js';
+import { CvaeError } from '../../shared/errors.js';
+import { createRng, normalArray } from '../../shared/random.js';
+import { decode, encode, reparameterize } from '../model/cvae.js';
+import { batchNormsFromStatistics, type Values, valuesFromGraphs } from '../onnx/import-cvae.js';
+import { verifyPackage } from '../registry/package.js';
+import { gatherBatch, type SharedDataset } from './dataset.js';
+
+/**
+ * Training that starts from an exported model instead of random weights (`cvae train
+ * --init-from <package>`): to go on training a published model whose run folder is gone, or to
+ * fine-tune it on other data. The optimiser starts afresh; the epochs count from 1.
+ */
+export interface WarmStart {
+  /** what it starts from, kept in the run's configuration: "<id>@<version>" */
+  from: string;
+  /** long text: the text encoder (id@version, sha256) its conditions came from */
+  textEncoder?: { id: string; sha256: string };
+  /** the starting weights, given the run's fresh ones (for its condition whitening) and its data */
+  values(fresh: Values, data: SharedDataset): Values;
+}
+
+/** examples the batch norms are calibrated on: enough for per-channel means and variances */
+const CALIBRATION_EXAMPLES = 128;
+
+/**
+ * A warm start from a model package folder (checked against its manifest's sizes and sha256s).
+ * Refuses (`bad_option`) a package of another architecture or one without an encoder.
+ */
+export async function warmStartFromPackage(dir: string, spec: CvaeSpec): Promise<WarmStart> {
+  const manifest = await verifyPackage(dir);
+  const trainedAs = manifest.training?.architecture;
+  if (trainedAs && trainedAs !== spec.id)
+    throw new CvaeError('bad_option', `--init-from ${dir}: it holds a ${trainedAs} model, not ${spec.id}`);
+  const file = (role: 'encoder' | 'decoder') => {
+    const f = manifest.files.find((x) => x.role === role);
+    if (!f)
+      throw new CvaeError(
+        'bad_option',
+        `--init-from ${dir}: the package has no ${role}; training on needs both the encoder and the decoder`,
+      );
+    return join(dir, f.name);
+  };
+  const graphs = {
+    encoder: new Uint8Array(await readFile(file('encoder'))),
+    decoder: new Uint8Array(await readFile(file('decoder'))),
+  };
+  return {
+    from: `${manifest.id}@${manifest.version}`,
+    ...(manifest.textEncoder && manifest.textEncoderSha256
+      ? { textEncoder: { id: manifest.textEncoder, sha256: manifest.textEncoderSha256 } }
+      : {}),
+    values(fresh, data) {
+      const mean = fresh[WHITENING.mean];
+      const matrix = fresh[WHITENING.matrix];
+      const values = valuesFromGraphs(spec, graphs, mean && matrix ? { mean, matrix } : undefined);
+      calibrateBatchNorms(spec, values, data);
+      return values;
+    },
+  };
+}
+
+/**
+ * Refuses (`bad_option`) to warm-start a long-text run from a model conditioned on another text
+ * encoder's embeddings: they would mean something else to it.
+ */
+export function checkTextEncoder(warm: WarmStart, runEncoder?: { id: string; version: string; sha256: string }) {
+  if (!warm.textEncoder || !runEncoder || warm.textEncoder.sha256 === runEncoder.sha256) return;
+  throw new CvaeError(
+    'bad_option',
+    `--init-from ${warm.from}: it was trained on embeddings of ${warm.textEncoder.id}, this run embeds with ${runEncoder.id}@${runEncoder.version} (another sha256); pass that encoder with --clip`,
+  );
+}
+
+/**
+ * Runs the model (batch norms as the identity) on examples spread over the training set, with z
+ * drawn as in training, and sets each batch norm from the statistics of its input there.
+ */
+export function calibrateBatchNorms(spec: CvaeSpec, values: Values, data: SharedDataset): void {
+  const n = Math.min(CALIBRATION_EXAMPLES, data.count);
+  const indices = Array.from({ length: n }, (_, k) => Math.floor((k * data.count) / n));
+  const batch = gatherBatch(data, indices);
+  const stats = tf.tidy(() => {
+    const w = Object.fromEntries(
+      describeCvae(spec).params.map((p) => [p.name, tf.tensor(values[p.name] ?? [], p.shape)]),
+    );
+    const images = tf.tensor(batch.images, [n, ...data.imageShape]);
+    const condition = tf.tensor(batch.conditions, [n, data.conditionSize]);
+    const seen: { name: string; mean: tf.Tensor; variance: tf.Tensor }[] = [];
+    const opts = { training: false, batchStats: seen };
+    const { mu, logvar } = encode(spec, w, images, condition, opts);
+    const eps = tf.tensor(normalArray(createRng(1), n * spec.latentDim), [n, spec.latentDim]);
+    decode(spec, w, reparameterize(mu, logvar, eps), condition, opts);
+    return seen.map((s) => ({
+      name: s.name,
+      mean: s.mean.dataSync() as Float32Array,
+      variance: s.variance.dataSync() as Float32Array,
+    }));
+  });
+  batchNormsFromStatistics(values, stats);
+}

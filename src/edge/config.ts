@@ -180,6 +180,7 @@ export function buildEdgeApp(env: Env, codeVersion: string) {
     jobBudget: numberVar(env.JOB_BUDGET, 1_500_000),
     webhookAllowHttpLoopback: env.WEBHOOK_ALLOW_HTTP_LOOPBACK === 'true',
     limits,
+    models,
   });
   return app;
 }

@@ -93,6 +93,36 @@ describe('namespaces: a job publishes only into its own', () => {
     expect(list.data.some((j) => j.config.modelId === 'alice/secret')).toBe(false);
   });
 
+  it("initFrom: pinned to a version when readable; another owner's private model is absent (404); the architecture must match", async () => {
+    const conv = { ...small, architecture: 'fashion-conv' };
+    const secret = await create(bob, { ...conv, initFrom: 'alice/secret' }, 'init-1');
+    expect(secret.status).toBe(404);
+    expect(await errorCode(secret)).toBe('model_not_found');
+    expect(await errorCode(await create(bob, { ...conv, initFrom: 'alice/nothing@v1' }, 'init-2'))).toBe(
+      'model_not_found',
+    );
+    const otherArchitecture = await create(bob, { ...small, initFrom: 'alice/shared' }, 'init-3');
+    expect(otherArchitecture.status).toBe(400);
+    expect(((await otherArchitecture.json()) as { error: { message: string } }).error.message).toContain(
+      'alice/shared@v2 is a fashion-conv model; this job trains fashion-fc',
+    );
+    expect((await create(bob, { ...conv, initFrom: 'not a model!' }, 'init-4')).status).toBe(400);
+    // a public model of the same architecture: its latest, pinned
+    const res = await create(bob, { ...conv, initFrom: 'alice/shared' }, 'init-5');
+    expect(res.status, await res.clone().text()).toBe(201);
+    const job = (await res.json()) as { id: string; config: { initFrom: string } };
+    expect(job.config.initFrom).toBe('alice/shared@v2');
+    // the owner may start from her own private model
+    const own = await create(alice, { ...conv, initFrom: 'alice/secret@v1' }, 'init-6');
+    expect(own.status, await own.clone().text()).toBe(201);
+    const ownJob = (await own.json()) as { id: string };
+    for (const [key, id] of [
+      [bob, job.id],
+      [alice, ownJob.id],
+    ] as const)
+      expect((await call(app(), 'POST', `/v1/training-jobs/${id}/cancel`, undefined, auth(key))).status).toBe(200);
+  });
+
   it('refuses a completion that names another model than the job resolved', async () => {
     const { id } = (await (await create(alice, small, 'ns-4')).json()) as { id: string };
     const worker = { authorization: 'Bearer worker-token' };

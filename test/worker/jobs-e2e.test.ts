@@ -268,6 +268,35 @@ describe('training jobs end to end', () => {
     });
     expect(gen.status, await gen.clone().text()).toBe(200);
     expect(((await gen.json()) as { condition: { type: string } }).condition.type).toBe('text');
+
+    // a second job trains on from the published model: the worker pulls it and starts from its weights
+    const onward = await api('/v1/training-jobs', {
+      method: 'POST',
+      body: JSON.stringify({
+        architecture: 'coco-64-concat',
+        epochs: 1,
+        dataset: { name: 'synth-coco', images: 30 },
+        initFrom: model.id,
+        modelId: 'coco-onward',
+      }),
+      headers: { 'idempotency-key': 'e2e-coco-onward' },
+    });
+    expect(onward.status, await onward.clone().text()).toBe(201);
+    const second = (await onward.json()) as Job & { config: { initFrom: string } };
+    expect(second.config.initFrom).toBe(`${model.id}@${model.version}`);
+    const trained = await until('the second completion', async () => {
+      const job = await getJob(second.id);
+      return job.status === 'succeeded' || job.status === 'failed' ? job : undefined;
+    });
+    expect(trained.status, logs.join('')).toBe('succeeded');
+    expect(
+      lines.get('worker-e')?.some((l) => l.msg === `${second.id}: starting from ${model.id}@${model.version}`),
+    ).toBe(true);
+    const next = trained.model as { id: string; version: string };
+    const onwardManifest = (await (
+      await fetch(`${base}/v1/models/${next.id}`, { headers: { authorization: `Bearer ${apiKey}` } })
+    ).json()) as { manifest: { training: { config: { initFrom?: string } } } };
+    expect(onwardManifest.manifest.training.config.initFrom).toBe(`${model.id}@${model.version}`);
   }, 300_000);
 
   it('cancel: a running job stops within seconds (between batches), publishes nothing, and says so', async () => {

@@ -7,6 +7,7 @@ import { json } from '../../shared/api/openapi-kit.js';
 import { errorBodySchema } from '../../shared/api/schemas.js';
 import { CvaeError } from '../../shared/errors.js';
 import { bearer, refuseCredential } from '../auth.js';
+import type { ManifestSource } from './init-from.js';
 import type { toJob } from './store.js';
 import { sendWebhook } from './webhook.js';
 
@@ -29,6 +30,8 @@ export interface JobsConfig {
   /** development only: webhooks to http://127.0.0.1 and friends (the local stack, tests) */
   webhookAllowHttpLoopback: boolean;
   limits: RateLimits | undefined;
+  /** the registry, for a job's initFrom (init-from.ts) */
+  models?: ManifestSource;
 }
 
 export const jobErrors = {

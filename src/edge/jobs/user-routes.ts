@@ -14,6 +14,7 @@ import { json } from '../../shared/api/openapi-kit.js';
 import { CvaeError } from '../../shared/errors.js';
 import { ownerOf, quote } from '../../shared/model-id.js';
 import { bearer, edgeIdentify } from '../auth.js';
+import { resolveInitFrom } from './init-from.js';
 import { jobErrors as errors, idParam, type JobsConfig, requireDb } from './route-kit.js';
 import { cancelJob, createJob, eventsAfter, getJob, listJobs, TERMINAL, toJob } from './store.js';
 import { checkWebhookUrl } from './webhook-target.js';
@@ -89,9 +90,13 @@ export function registerUserJobRoutes(app: OpenAPIHono, config: JobsConfig): voi
       }
       // stored complete: the architecture's defaults filled in, and where it will publish (the
       // worker never decides the namespace)
+      const initFrom = request.initFrom
+        ? await resolveInitFrom(config.models, callerOf(c), request.initFrom, request.architecture)
+        : undefined;
       const body = resolveJobConfig({
         ...request,
         modelId: jobModelId(callerOf(c), request.modelId, request.architecture),
+        ...(initFrom ? { initFrom } : {}),
       });
       const work = jobImageEpochs(body);
       if (work > config.jobBudget) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ARCHITECTURE_IDS, ARCHITECTURES, DATASETS } from '../arch/catalogue.js';
 import { trainingDefaults } from '../arch/training-defaults.js';
-import { isValidModelId, MODEL_ID_HINT } from '../model-id.js';
+import { isValidModelId, MODEL_ID_HINT, parseModelRef } from '../model-id.js';
 import { MAX_SEED } from '../random.js';
 
 /** Training images per dataset: a larger `subset` is an error, not a silent clamp. */
@@ -70,6 +70,15 @@ export const trainingJobRequestSchema = z
       description:
         'registry id of the result: "<name>" or "<owner>/<name>", always in the key\'s own namespace (default: <owner>/<architecture>)',
     }),
+    initFrom: z
+      .string()
+      .max(130)
+      .refine((ref) => isValidModelId(parseModelRef(ref).id), MODEL_ID_HINT)
+      .optional()
+      .meta({
+        description:
+          'start from the weights of a model this key may read, "<id>@<version>" or "<id>" (its latest, pinned when the job is created); it must be of this architecture and have an encoder',
+      }),
     visibility: z
       .enum(['private', 'public'])
       .default('private')

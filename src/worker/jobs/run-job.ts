@@ -5,13 +5,14 @@ import { type Lease, resolveJobConfig, trainingJobRequestSchema } from '../../sh
 import { ARCHITECTURES } from '../../shared/arch/catalogue.js';
 import { trainingDefaults } from '../../shared/arch/training-defaults.js';
 import { CvaeError } from '../../shared/errors.js';
-import { ownerOf } from '../../shared/model-id.js';
+import { ownerOf, parseModelRef } from '../../shared/model-id.js';
 import { encoderIdentity } from '../data/training-data.js';
 import { scoreModel } from '../eval/score.js';
 import type { ObjectStore } from '../registry/object-store.js';
 import { writeModelPackage } from '../registry/package.js';
-import { push } from '../registry/registry.js';
+import { pull, push } from '../registry/registry.js';
 import { type EpochRecord, train } from '../train/trainer.js';
+import { checkTextEncoder, type WarmStart, warmStartFromPackage } from '../train/warm-start.js';
 import type { EdgeJobsClient } from './edge-client.js';
 import { jobTrainingData } from './job-data.js';
 import { retireJob } from './retention.js';
@@ -103,10 +104,20 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       evalLimit: EVAL_IMAGES,
       log: (line) => opts.log(`${job.id}: ${line}`),
     });
+    // a fresh start from the model the edge checked and pinned (a resumed job already began from it)
+    let warmStart: WarmStart | undefined;
+    if (config.initFrom && !resume) {
+      const { id, version } = parseModelRef(config.initFrom);
+      const { dir } = await pull(opts.store, id, version, join(runDir, 'init-from'));
+      warmStart = await warmStartFromPackage(dir, spec);
+      checkTextEncoder(warmStart, data.textEncoder && encoderIdentity(data.textEncoder));
+      opts.log(`${job.id}: starting from ${warmStart.from}`);
+    }
     const result = await train(
       spec,
       data.train,
       {
+        ...(warmStart ? { warmStart } : {}),
         epochs: config.epochs,
         batchSize: config.batchSize,
         seed: config.seed,

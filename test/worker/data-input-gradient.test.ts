@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHITECTURES } from '../../src/shared/arch/catalogue.js';
 import { describeCvae } from '../../src/shared/arch/shapes.js';
 import type { CvaeSpec } from '../../src/shared/arch/spec.js';
 import { runStack } from '../../src/worker/model/layers.js';
 import { createVariables, initialValues } from '../../src/worker/model/weights.js';
+import { initBackend } from '../../src/worker/tf/backend.js';
 
 /**
  * The encoder's first layer sees images, which need no gradient: with `dataInput` it runs the
@@ -14,7 +14,7 @@ import { createVariables, initialValues } from '../../src/worker/model/weights.j
  * the fused op would have run.
  */
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm', () => {}); // the training backend, with the project's kernels
 });
 
 /**

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHITECTURES } from '../../src/shared/arch/catalogue.js';
 import { describeCvae, WHITENING } from '../../src/shared/arch/shapes.js';
@@ -9,6 +8,7 @@ import { decode, encode } from '../../src/worker/model/cvae.js';
 import { initialValues } from '../../src/worker/model/weights.js';
 import { exportDecoder, exportEncoder } from '../../src/worker/onnx/export-cvae.js';
 import { valuesFromGraphs } from '../../src/worker/onnx/import-cvae.js';
+import { initBackend } from '../../src/worker/tf/backend.js';
 import type { SharedDataset } from '../../src/worker/train/dataset.js';
 import { calibrateBatchNorms } from '../../src/worker/train/warm-start.js';
 import { fitWhitening } from '../../src/worker/train/whitening.js';
@@ -18,7 +18,7 @@ import { fitWhitening } from '../../src/worker/train/whitening.js';
  * they make computes what the exported one does, for every kind of layer, condition and fold.
  */
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm', () => {}); // the training backend, with the project's kernels
 });
 
 const rng = createRng(21);

@@ -81,14 +81,18 @@ export function runLayer(
     const normed = bn ? batchNorm(y, w, prefix, opts) : y;
     return fusedActivation === activation ? normed : activate(normed, activation);
   };
+  /** what a fused op computes after its product, for a product made by a plain op */
+  const biasThenAfter = (y: tf.Tensor, bias: tf.Tensor) => {
+    const biased = tf.add(y, bias);
+    return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+  };
   switch (layer.type) {
     case 'dense': {
       const kernel = param(w, `${prefix}.kernel`) as tf.Tensor2D;
       const bias = param(w, `${prefix}.bias`);
       if (dataX && opts.training) {
         // as for conv2d below: the plain product's gradient to the data is never computed
-        const biased = tf.add(tf.matMul(x as tf.Tensor2D, kernel), bias);
-        return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+        return biasThenAfter(tf.matMul(x as tf.Tensor2D, kernel), bias);
       }
       return after(tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel, bias, activation: fusedActivation }));
     }
@@ -100,8 +104,7 @@ export function runLayer(
         // the plain op's is lazy, and the tape drops it for data. tfjs unfuses ReLU layers while
         // recording gradients anyway, so this matters before a batch norm (linear): at 256 px the
         // image-sized, 3-channel Conv2DBackpropInput of every step (docs/PERFORMANCE.md, 2026-12-01).
-        const biased = tf.add(tf.conv2d(x as tf.Tensor4D, filter, layer.stride, 'same'), bias);
-        return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+        return biasThenAfter(tf.conv2d(x as tf.Tensor4D, filter, layer.stride, 'same'), bias);
       }
       return after(
         tf.fused.conv2d({
@@ -123,8 +126,7 @@ export function runLayer(
         layer.stride,
         'same',
       );
-      const biased = tf.add(out, param(w, `${prefix}.bias`));
-      return after(fusedActivation === 'relu' ? tf.relu(biased) : biased);
+      return biasThenAfter(out, param(w, `${prefix}.bias`));
     }
     case 'upsample': {
       const [, h, wd] = x.shape as number[];

@@ -3,7 +3,7 @@ import onnxProto from 'onnx-proto';
 import { BATCH_NORM_EPSILON, describeCvae, WHITENING } from '../../shared/arch/shapes.js';
 import type { CvaeSpec, Layer } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
-import { fromFloat16Bits } from '../../shared/float16.js';
+import { decodeFloat16 } from '../../shared/float16.js';
 
 const { onnx } = onnxProto;
 
@@ -33,8 +33,9 @@ export function graphInitializers(bytes: Uint8Array): Map<string, Float32Array> 
     raw.set(t.rawData);
     if (t.dataType === onnx.TensorProto.DataType.FLOAT) out.set(name, new Float32Array(raw.buffer));
     else if (t.dataType === onnx.TensorProto.DataType.FLOAT16) {
-      const halves = new Uint16Array(raw.buffer);
-      out.set(name, Float32Array.from(halves, fromFloat16Bits));
+      const values = new Float32Array(raw.byteLength / 2);
+      decodeFloat16(raw, values);
+      out.set(name, values);
     }
   }
   return out;

@@ -6,6 +6,7 @@ import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
 import { createRng, normalArray } from '../../shared/random.js';
 import { decode, encode, reparameterize } from '../model/cvae.js';
+import { createVariables } from '../model/weights.js';
 import { batchNormsFromStatistics, type Values, valuesFromGraphs } from '../onnx/import-cvae.js';
 import { verifyPackage } from '../registry/package.js';
 import { gatherBatch, type SharedDataset } from './dataset.js';
@@ -84,10 +85,8 @@ export function calibrateBatchNorms(spec: CvaeSpec, values: Values, data: Shared
   const n = Math.min(CALIBRATION_EXAMPLES, data.count);
   const indices = Array.from({ length: n }, (_, k) => Math.floor((k * data.count) / n));
   const batch = gatherBatch(data, indices);
+  const w = createVariables(describeCvae(spec).params, values);
   const stats = tf.tidy(() => {
-    const w = Object.fromEntries(
-      describeCvae(spec).params.map((p) => [p.name, tf.tensor(values[p.name] ?? [], p.shape)]),
-    );
     const images = tf.tensor(batch.images, [n, ...data.imageShape]);
     const condition = tf.tensor(batch.conditions, [n, data.conditionSize]);
     const seen: { name: string; mean: tf.Tensor; variance: tf.Tensor }[] = [];
@@ -101,5 +100,6 @@ export function calibrateBatchNorms(spec: CvaeSpec, values: Values, data: Shared
       variance: s.variance.dataSync() as Float32Array,
     }));
   });
+  tf.dispose(Object.values(w));
   batchNormsFromStatistics(values, stats);
 }

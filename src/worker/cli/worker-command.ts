@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { runWorker } from '../jobs/worker-loop.js';
 import { s3ConfigFromEnv } from '../registry/s3-store.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer.js';
 import { intOption } from './options.js';
 
 /** `cvae worker`: a training worker pulling training jobs from the edge. */
@@ -15,6 +16,14 @@ export function registerWorker(program: Command): void {
     .option('--work-dir <dir>', 'local run folders', 'runs/jobs')
     .option('--poll <seconds>', 'wait between empty polls', intOption(1), 5)
     .option('--once', 'handle at most one job, then exit')
+    .option(
+      '--replicas <n>',
+      'data-parallel training threads per job on the wasm/cpu backends (default: one per core)',
+      intOption(1),
+      process.env.CVAE_WORKER_REPLICAS === undefined
+        ? DEFAULT_TRAIN_OPTIONS.replicas
+        : Number(process.env.CVAE_WORKER_REPLICAS),
+    )
     .option(
       '--metrics-port <port>',
       'serve Prometheus metrics on GET /metrics at this port (0: any free port; default: off)',
@@ -36,6 +45,7 @@ export function registerWorker(program: Command): void {
         poll: number;
         once?: boolean;
         keepCheckpointsDays: number;
+        replicas: number;
         metricsPort?: number;
       }) => {
         const token = process.env[flags.tokenEnv];
@@ -43,6 +53,8 @@ export function registerWorker(program: Command): void {
         const port = flags.metricsPort;
         if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
           throw new CvaeError('bad_option', `CVAE_WORKER_METRICS_PORT must be a port number, not '${port}'`);
+        if (!(Number.isInteger(flags.replicas) && flags.replicas >= 1))
+          throw new CvaeError('bad_option', `CVAE_WORKER_REPLICAS must be a whole number ≥ 1, not '${flags.replicas}'`);
         await runWorker({
           edgeUrl: flags.edge,
           token,
@@ -50,6 +62,7 @@ export function registerWorker(program: Command): void {
           workDir: flags.workDir,
           pollSeconds: flags.poll,
           keepCheckpointsDays: flags.keepCheckpointsDays,
+          replicas: flags.replicas,
           ...(flags.id ? { workerId: flags.id } : {}),
           ...(flags.once ? { once: true } : {}),
           ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort } : {}),

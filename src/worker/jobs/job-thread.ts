@@ -18,6 +18,7 @@ export interface JobThreadData {
   s3: S3Config;
   workDir: string;
   keepCheckpointsDays: number;
+  replicas?: number;
   /** Int32 flag: 1 once the process was asked to stop */
   stopFlag: SharedArrayBuffer;
 }
@@ -37,6 +38,7 @@ runJob(data.lease, {
   store: s3Store(data.s3),
   workDir: data.workDir,
   keepCheckpointsDays: data.keepCheckpointsDays,
+  ...(data.replicas ? { replicas: data.replicas } : {}),
   stopping: () => Atomics.load(stop, 0) === 1,
   log: (line) => post({ log: line }),
   event: (e) => post({ event: e }),

@@ -11,7 +11,7 @@ import { scoreModel } from '../eval/score.js';
 import type { ObjectStore } from '../registry/object-store.js';
 import { writeModelPackage } from '../registry/package.js';
 import { pull, push } from '../registry/registry.js';
-import { type EpochRecord, train } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, type EpochRecord, train } from '../train/trainer.js';
 import { checkTextEncoder, type WarmStart, warmStartFromPackage } from '../train/warm-start.js';
 import type { EdgeJobsClient } from './edge-client.js';
 import { jobTrainingData } from './job-data.js';
@@ -38,6 +38,8 @@ export interface RunJobOptions {
   event?: (e: JobEvent) => void;
   /** days to keep a finished job's checkpoints in the bucket (default 0: removed at once) */
   keepCheckpointsDays?: number;
+  /** training threads on the wasm/cpu backends (default: one per core) */
+  replicas?: number;
 }
 
 export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'completed' | 'stopped' | 'cancelled'> {
@@ -127,11 +129,12 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
         // the paper's plain ELBO for the Fashion models, the long-text models' β per size
         klWeight: trainingDefaults(spec).klWeight,
         data: record,
-        replicas: Math.max(1, Math.min(2, Math.floor(config.batchSize / 2))),
+        replicas: opts.replicas ?? DEFAULT_TRAIN_OPTIONS.replicas,
         outDir: runDir,
         resume,
       },
       {
+        onStart: ({ backend, replicas }) => opts.log(`${job.id}: ${replicas} replica(s) on ${backend.label}`),
         onBatch: (p) => {
           // epoch = epochs completed and checkpointed; seen/total = the current one
           progress = {

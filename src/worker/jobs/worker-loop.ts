@@ -23,6 +23,8 @@ export interface WorkerOptions {
   once?: boolean;
   /** days to keep finished jobs' checkpoints in the bucket (default 0: removed when the job ends) */
   keepCheckpointsDays?: number;
+  /** training threads per job on the wasm/cpu backends (default: one per core) */
+  replicas?: number;
   /** serve Prometheus metrics on this port (0: any free port); off when undefined */
   metricsPort?: number;
   /** JSON log lines and metrics; default: pino on stdout */
@@ -96,6 +98,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
             s3: opts.s3,
             workDir: opts.workDir,
             keepCheckpointsDays: opts.keepCheckpointsDays ?? 0,
+            ...(opts.replicas ? { replicas: opts.replicas } : {}),
           },
           stopFlag,
           log,

@@ -123,6 +123,36 @@ describe('namespaces: a job publishes only into its own', () => {
       expect((await call(app(), 'POST', `/v1/training-jobs/${id}/cancel`, undefined, auth(key))).status).toBe(200);
   });
 
+  it("initFrom for long text: a model conditioned on another text encoder than the registry's is refused", async () => {
+    // the registry's text encoder (its manifest is what the check reads): the bundled decoder's bytes as its graph
+    const { manifest } = (await (await call(app(), 'GET', '/v1/models/fashion-conv')).json()) as {
+      manifest: { files: { role: string; sha256: string }[] };
+    };
+    const graph = manifest.files.find((f) => f.role === 'decoder') as { sha256: string };
+    await publish('clip-vit-b32-text', 'e1', {
+      task: 'text-encoder',
+      files: manifest.files.map((f) => (f.role === 'decoder' ? { ...f, role: 'text-encoder' } : f)),
+    });
+    const longText = (sha256: string) => ({
+      task: 'long-text',
+      textEncoder: 'clip-vit-b32-text@e1',
+      textEncoderSha256: sha256,
+      training: { architecture: 'coco-64-concat', config: {}, seed: 1, backend: 'test', epochs: 1 },
+    });
+    await publish('alice/long-other', 'v1', longText('f'.repeat(64)));
+    await publish('alice/long-same', 'v1', longText(graph.sha256));
+    const coco = { architecture: 'coco-64-concat', epochs: 1, dataset: { name: 'synth-coco', images: 30 } };
+    const other = await create(alice, { ...coco, initFrom: 'alice/long-other' }, 'init-7');
+    expect(other.status).toBe(400);
+    expect(((await other.json()) as { error: { message: string } }).error.message).toBe(
+      `initFrom alice/long-other@v1 was trained on embeddings of clip-vit-b32-text@e1 (sha256 ffffffffffff…); training workers embed with clip-vit-b32-text@e1 (sha256 ${graph.sha256.slice(0, 12)}…): start from a model trained on it`,
+    );
+    const same = await create(alice, { ...coco, initFrom: 'alice/long-same' }, 'init-8');
+    expect(same.status, await same.clone().text()).toBe(201);
+    const { id } = (await same.json()) as { id: string };
+    expect((await call(app(), 'POST', `/v1/training-jobs/${id}/cancel`, undefined, auth(alice))).status).toBe(200);
+  });
+
   it('refuses a completion that names another model than the job resolved', async () => {
     const { id } = (await (await create(alice, small, 'ns-4')).json()) as { id: string };
     const worker = { authorization: 'Bearer worker-token' };

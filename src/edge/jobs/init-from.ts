@@ -1,4 +1,5 @@
 import { type Caller, canRead } from '../../shared/api/access.js';
+import { CLIP_MODEL_ID } from '../../shared/arch/coco.js';
 import { CvaeError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { parseModelRef, quote } from '../../shared/model-id.js';
@@ -11,7 +12,8 @@ export interface ManifestSource {
 /**
  * A job's `initFrom` checked when the job is created, and pinned: a model the key may read (others'
  * private models are as absent as unknown ones), of the job's architecture, with an encoder to
- * train on. Returns "<id>@<version>", so a later push to the model does not change what the job
+ * train on, and for long text conditioned on the registry's text encoder (what the training workers
+ * embed with; the worker checks again against the one it pulls). Returns "<id>@<version>", so a later push to the model does not change what the job
  * starts from.
  */
 export async function resolveInitFrom(
@@ -36,5 +38,18 @@ export async function resolveInitFrom(
     );
   if (!manifest.files.some((f) => f.role === 'encoder'))
     throw new CvaeError('invalid_request', `initFrom ${pinned} has no encoder; training on needs it`);
+  if (manifest.textEncoderSha256) {
+    const clip = await models.manifest(CLIP_MODEL_ID).catch((error: CvaeError) => {
+      // no encoder in the registry: the workers generate the seeded graph; they check it themselves
+      if (error.code === 'model_not_found') return undefined;
+      throw error;
+    });
+    const sha256 = clip?.files.find((f) => f.role === 'text-encoder')?.sha256;
+    if (clip && sha256 !== manifest.textEncoderSha256)
+      throw new CvaeError(
+        'invalid_request',
+        `initFrom ${pinned} was trained on embeddings of ${manifest.textEncoder} (sha256 ${manifest.textEncoderSha256.slice(0, 12)}…); training workers embed with ${clip.id}@${clip.version} (sha256 ${sha256?.slice(0, 12)}…): start from a model trained on it`,
+      );
+  }
   return pinned;
 }

@@ -41,7 +41,12 @@ export function registerTrain(program: Command): void {
       onProgress: bars,
     });
     bars.stop();
-    if (warmStart) checkTextEncoder(warmStart, data.textEncoder && encoderIdentity(data.textEncoder));
+    if (warmStart)
+      checkTextEncoder(
+        warmStart,
+        data.textEncoder && encoderIdentity(data.textEncoder),
+        'pass that encoder with --clip',
+      );
     const options = {
       ...trainOptionsFrom(flags, outDir),
       data: dataRecord(source, data.textEncoder),

@@ -112,7 +112,11 @@ export async function runJob(lease: Lease, opts: RunJobOptions): Promise<'comple
       const { id, version } = parseModelRef(config.initFrom);
       const { dir } = await pull(opts.store, id, version, join(runDir, 'init-from'));
       warmStart = await warmStartFromPackage(dir, spec);
-      checkTextEncoder(warmStart, data.textEncoder && encoderIdentity(data.textEncoder));
+      checkTextEncoder(
+        warmStart,
+        data.textEncoder && encoderIdentity(data.textEncoder),
+        "the worker embeds with the registry's text encoder: start from a model trained on it",
+      );
       opts.log(`${job.id}: starting from ${warmStart.from}`);
     }
     const result = await train(

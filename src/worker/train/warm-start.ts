@@ -36,13 +36,13 @@ export async function warmStartFromPackage(dir: string, spec: CvaeSpec): Promise
   const manifest = await verifyPackage(dir);
   const trainedAs = manifest.training?.architecture;
   if (trainedAs && trainedAs !== spec.id)
-    throw new CvaeError('bad_option', `--init-from ${dir}: it holds a ${trainedAs} model, not ${spec.id}`);
+    throw new CvaeError('bad_option', `cannot start from ${dir}: it holds a ${trainedAs} model, not ${spec.id}`);
   const file = (role: 'encoder' | 'decoder') => {
     const f = manifest.files.find((x) => x.role === role);
     if (!f)
       throw new CvaeError(
         'bad_option',
-        `--init-from ${dir}: the package has no ${role}; training on needs both the encoder and the decoder`,
+        `cannot start from ${dir}: the package has no ${role}; training on needs both the encoder and the decoder`,
       );
     return join(dir, f.name);
   };
@@ -67,13 +67,18 @@ export async function warmStartFromPackage(dir: string, spec: CvaeSpec): Promise
 
 /**
  * Refuses (`bad_option`) to warm-start a long-text run from a model conditioned on another text
- * encoder's embeddings: they would mean something else to it.
+ * encoder's embeddings: they would mean something else to it. `remedy` ends the message: what the
+ * caller can do (the CLI: pass the encoder with --clip).
  */
-export function checkTextEncoder(warm: WarmStart, runEncoder?: { id: string; version: string; sha256: string }) {
+export function checkTextEncoder(
+  warm: WarmStart,
+  runEncoder: { id: string; version: string; sha256: string } | undefined,
+  remedy: string,
+) {
   if (!warm.textEncoder || !runEncoder || warm.textEncoder.sha256 === runEncoder.sha256) return;
   throw new CvaeError(
     'bad_option',
-    `--init-from ${warm.from}: it was trained on embeddings of ${warm.textEncoder.id}, this run embeds with ${runEncoder.id}@${runEncoder.version} (another sha256); pass that encoder with --clip`,
+    `cannot start from ${warm.from}: it was trained on embeddings of ${warm.textEncoder.id}, this run embeds with ${runEncoder.id}@${runEncoder.version} (another sha256); ${remedy}`,
   );
 }
 

@@ -1,4 +1,5 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Keep wrangler/miniflare offline in tests: no metrics, no fetching of Cloudflare's request.cf data.
@@ -8,6 +9,9 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 // Two projects: Node (shared + worker) and the edge inside real workerd (vitest-pool-workers).
 export default defineConfig({
   test: {
+    // vitest's default is one file at a time on two cores (cores − 1); many files wait on child
+    // processes, workerd or sockets, so two at a time finish the suite sooner here (docs/PERFORMANCE.md, "the test suite")
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         test: {

@@ -13,8 +13,8 @@ export interface ManifestSource {
  * A job's `initFrom` checked when the job is created, and pinned: a model the key may read (others'
  * private models are as absent as unknown ones), of the job's architecture, with an encoder to
  * train on, and for long text conditioned on the registry's text encoder (what the training workers
- * embed with; the worker checks again against the one it pulls). Returns "<id>@<version>", so a later push to the model does not change what the job
- * starts from.
+ * embed with; the worker checks again against the one it pulls). Returns "<id>@<version>", so a
+ * later push to the model does not change what the job starts from.
  */
 export async function resolveInitFrom(
   models: ManifestSource | undefined,

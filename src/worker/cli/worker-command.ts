@@ -1,8 +1,8 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { runWorker } from '../jobs/worker-loop.js';
 import { s3ConfigFromEnv } from '../registry/s3-store.js';
-import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer.js';
 import { intOption } from './options.js';
 
 /** `cvae worker`: a training worker pulling training jobs from the edge. */
@@ -20,8 +20,10 @@ export function registerWorker(program: Command): void {
       '--replicas <n>',
       'data-parallel training threads per job on the wasm/cpu backends (default: one per core)',
       intOption(1),
+      // not the trainer's default: importing the trainer would load tfjs into the main thread, which
+      // only polls (each job trains in a thread of its own)
       process.env.CVAE_WORKER_REPLICAS === undefined
-        ? DEFAULT_TRAIN_OPTIONS.replicas
+        ? availableParallelism()
         : Number(process.env.CVAE_WORKER_REPLICAS),
     )
     .option(

@@ -148,6 +148,16 @@ describe('cvae CLI', () => {
     expect(missing.stderr).toContain('pass --vocab');
   });
 
+  it('worker explains a malformed setting from the environment, naming the value', async () => {
+    const edge = ['worker', '--edge', 'http://127.0.0.1:9'];
+    const replicas = await cvaeWith({ CVAE_WORKER_TOKEN: 't', CVAE_WORKER_REPLICAS: 'zero' }, ...edge);
+    expect(replicas.code).toBe(2);
+    expect(replicas.stderr).toContain("CVAE_WORKER_REPLICAS must be a whole number ≥ 1, not 'zero'");
+    const port = await cvaeWith({ CVAE_WORKER_TOKEN: 't', CVAE_WORKER_METRICS_PORT: 'abc' }, ...edge);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain("CVAE_WORKER_METRICS_PORT must be a port number, not 'abc'");
+  });
+
   it('models commands explain a missing registry configuration', async () => {
     const r = await cvaeWith({ CVAE_S3_BUCKET: '' }, 'models', 'list');
     expect(r.code).toBe(2);

@@ -18,7 +18,7 @@ export function registerWorker(program: Command): void {
     .option('--once', 'handle at most one job, then exit')
     .option(
       '--replicas <n>',
-      'data-parallel training threads per job on the wasm/cpu backends (default: one per core)',
+      'data-parallel training threads per job on the wasm/cpu backends, one per core unless set (or CVAE_WORKER_REPLICAS)',
       intOption(1),
       // not the trainer's default: importing the trainer would load tfjs into the main thread, which
       // only polls (each job trains in a thread of its own)
@@ -54,9 +54,15 @@ export function registerWorker(program: Command): void {
         if (!token) throw new CvaeError('bad_option', `set ${flags.tokenEnv} to the edge's WORKER_TOKEN`);
         const port = flags.metricsPort;
         if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
-          throw new CvaeError('bad_option', `CVAE_WORKER_METRICS_PORT must be a port number, not '${port}'`);
+          throw new CvaeError(
+            'bad_option',
+            `CVAE_WORKER_METRICS_PORT must be a port number, not '${process.env.CVAE_WORKER_METRICS_PORT}'`,
+          );
         if (!(Number.isInteger(flags.replicas) && flags.replicas >= 1))
-          throw new CvaeError('bad_option', `CVAE_WORKER_REPLICAS must be a whole number ≥ 1, not '${flags.replicas}'`);
+          throw new CvaeError(
+            'bad_option',
+            `CVAE_WORKER_REPLICAS must be a whole number ≥ 1, not '${process.env.CVAE_WORKER_REPLICAS}'`,
+          );
         await runWorker({
           edgeUrl: flags.edge,
           token,

@@ -135,6 +135,22 @@ describe('training', () => {
     }
   });
 
+  it('a resumed warm start keeps its origin on record, with or without --init-from again', async () => {
+    const data = subset(256);
+    const outDir = mkdtempSync(join(tmpdir(), 'origin-'));
+    const warmStart = { from: 'fashion-fc@v9', values: (fresh: Record<string, Float32Array>) => fresh };
+    await train(fc, data, options({ epochs: 1, outDir, warmStart }));
+    await train(fc, data, options({ epochs: 2, outDir, resume: true }));
+    expect((await loadCheckpoint(outDir, fc)).meta.config.initFrom).toBe('fashion-fc@v9');
+    await train(fc, data, options({ epochs: 3, outDir, resume: true, warmStart: { ...warmStart, from: 'other@v1' } }));
+    expect((await loadCheckpoint(outDir, fc)).meta.config.initFrom).toBe('fashion-fc@v9');
+    // a run that began from random weights stays so
+    const cold = mkdtempSync(join(tmpdir(), 'origin-'));
+    await train(fc, data, options({ epochs: 1, outDir: cold }));
+    await train(fc, data, options({ epochs: 2, outDir: cold, resume: true, warmStart }));
+    expect((await loadCheckpoint(cold, fc)).meta.config.initFrom).toBeUndefined();
+  });
+
   it('refuses to resume a run made with another configuration', async () => {
     const data = subset(256);
     const outDir = mkdtempSync(join(tmpdir(), 'resume-'));

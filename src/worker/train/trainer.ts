@@ -193,6 +193,11 @@ export async function train(
         `cannot resume ${options.outDir}: it was trained on ${JSON.stringify(savedData)}, now ${JSON.stringify(options.data)}`,
       );
     }
+    // the run's origin is what its checkpoint says: a resume keeps the weights it started from on
+    // record (the manifest cites it) whether or not --init-from is given again
+    const origin: { initFrom?: unknown } = config;
+    delete origin.initFrom;
+    if (saved.meta.config.initFrom !== undefined) origin.initFrom = saved.meta.config.initFrom;
     state = saved.state;
     history = saved.meta.history;
     startEpoch = saved.meta.epoch;

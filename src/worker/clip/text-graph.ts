@@ -209,14 +209,42 @@ function writeClipTextGraph(config: ClipTextConfig, opts: GraphOptions): { g: Gr
   const rows = (v: string): Input => (int8 ? int8.quantizeRows(v) : v);
   const splitHeads = (v: string) => g.node('Transpose', [g.node('Reshape', [v, headsShape])], { perm: [0, 2, 1, 3] });
 
+  // pool at the end-of-text token: CLIP takes x[arange(B), input_ids.argmax(-1)]
+  // (made on first use: the full graph's nodes keep their order, and so its bytes and sha256)
+  let eotIndex = compact ? 'eot_index' : '';
+  const eot = () => {
+    eotIndex ||= g.node('ArgMax', [ids], { axis: 1, keepdims: 0 });
+    return eotIndex;
+  };
+  const eotRows = () =>
+    g.node('Unsqueeze', [
+      g.node('OneHot', [eot(), compact ? seqLen : g.ints('context', [T]), g.floats('one_hot_values', [2], ONE_HOT)], {
+        axis: -1,
+      }),
+      g.ints('axis1', [1]),
+    ]); // [B, 1, S]: one-hot at each caption's end-of-text position
+  const pick = (v: string, rowsOf: string) => g.node('MatMul', [rowsOf, v]); // [B,1,S]·[B,S,W] → [B,1,W]
+
   for (let l = 0; l < layers; l++) {
     const p = `layer${l}`;
-    const h = rows(layerNorm(x, `${p}.ln_1`));
-    const q = splitHeads(linear(h, `${p}.attn.q`, W, W, attnStd));
+    // compact, last block: only the end-of-text row reaches the output, so its query, attention,
+    // out_proj and MLP run for that row alone; keys and values still come from every position
+    // (docs/research/2026-11-edge-text-encoder.md, "The last block")
+    const eotOnly = compact && l === layers - 1;
+    const eotOneHot = eotOnly ? eotRows() : '';
+    const ln1 = layerNorm(x, `${p}.ln_1`);
+    const h = rows(ln1);
+    const hq = eotOnly ? rows(pick(ln1, eotOneHot)) : h; // a layer norm is per row: pick after it
+    if (eotOnly) x = pick(x, eotOneHot);
+    const q = splitHeads(linear(hq, `${p}.attn.q`, W, W, attnStd));
     const k = splitHeads(linear(h, `${p}.attn.k`, W, W, attnStd));
     const v = splitHeads(linear(h, `${p}.attn.v`, W, W, attnStd));
     const kT = g.node('Transpose', [k], { perm: [0, 1, 3, 2] });
-    const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, kT]), scale]), maskName]);
+    // the end-of-text row's line of the causal mask, [B, 1, 1, S]
+    const maskRows = eotOnly
+      ? g.node('Reshape', [g.node('Gather', [maskName, eot()], { axis: 0 }), g.ints('mask_row_shape', [0, 1, 1, -1])])
+      : maskName;
+    const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, kT]), scale]), maskRows]);
     const attn = g.node('MatMul', [g.node('Softmax', [scores], { axis: -1 }), v]);
     const merged = g.node('Reshape', [g.node('Transpose', [attn], { perm: [0, 2, 1, 3] }), mergedShape]);
     x = g.node('Add', [x, linear(rows(merged), `${p}.attn.out_proj`, W, W, projStd)]);
@@ -226,17 +254,7 @@ function writeClipTextGraph(config: ClipTextConfig, opts: GraphOptions): { g: Gr
     x = g.node('Add', [x, linear(rows(act), `${p}.mlp.c_proj`, 4 * W, W, projStd)]);
   }
   x = layerNorm(x, 'ln_final');
-
-  // pool at the end-of-text token: CLIP takes x[arange(B), input_ids.argmax(-1)]
-  const eot = compact ? 'eot_index' : g.node('ArgMax', [ids], { axis: 1, keepdims: 0 });
-  const oneHot = g.node(
-    'OneHot',
-    [eot, compact ? seqLen : g.ints('context', [T]), g.floats('one_hot_values', [2], new Float32Array([0, 1]))],
-    {
-      axis: -1,
-    },
-  );
-  const pooled = g.node('MatMul', [g.node('Unsqueeze', [oneHot, g.ints('axis1', [1])]), x]); // [B,1,W]
+  const pooled = compact ? x : pick(x, eotRows()); // [B,1,W] (the compact graph picked the row already)
   const flat = g.node('Reshape', [pooled, g.ints('pooled_shape', [0, W])]);
   // the projection is one row per caption: float32 even in the compact graph (1 MiB)
   g.node('MatMul', [flat, floats('text_projection', [W, embedDim], { std: attnStd })], {}, 'text_embeds');
@@ -250,6 +268,8 @@ function writeClipTextGraph(config: ClipTextConfig, opts: GraphOptions): { g: Gr
         `CLIP ViT-B/32-style text transformer with seeded random weights (${shape}): not the trained CLIP`,
   };
 }
+
+const ONE_HOT = new Float32Array([0, 1]);
 
 /**
  * Int8 matrix products in plain ONNX operators that onnxruntime-web's wasm build runs with its

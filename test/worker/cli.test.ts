@@ -18,6 +18,15 @@ describe('cvae CLI', () => {
     );
   });
 
+  it('prints its version, the package.json one', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await cvae(flag);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(version);
+    }
+  });
+
   it('rejects a malformed option value', async () => {
     const r = await cvae('train', 'fashion-fc', '--batch-size', 'lots');
     expect(r.code).not.toBe(0);

@@ -2,8 +2,12 @@
 import { CvaeError } from '../../shared/errors.js';
 import { buildProgram } from './program.js';
 
-// the command named first (the program has no options of its own but help and version)
-const program = await buildProgram(process.argv.slice(2).find((arg) => !arg.startsWith('-')));
+// the command named first (the program has no options of its own but help and version); none for
+// a bare --version, which then answers without loading any command's libraries
+const args = process.argv.slice(2);
+const named = args.find((arg) => !arg.startsWith('-'));
+const versionOnly = named === undefined && args.some((arg) => arg === '--version' || arg === '-V');
+const program = await buildProgram(versionOnly ? null : named);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 
 type Register = (program: Command) => void;
@@ -23,16 +24,23 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   stack: async () => (await import('./stack-command.js')).registerStack,
 };
 
+/** the package's version, for `cvae --version` and bug reports */
+export const CVAE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 /**
  * `cvae`: the command line of the Node side. Each command lives in its own file and registers
- * here; `only` (the command named on the command line) registers just that one.
+ * here; `only` (the command named on the command line) registers just that one, null none (the
+ * program's own options: --version).
  */
-export async function buildProgram(only?: string): Promise<Command> {
+export async function buildProgram(only?: string | null): Promise<Command> {
   const program = new Command()
     .name('cvae')
     .description('cvae-edge: train, evaluate, export, publish and serve conditional VAEs')
+    .version(CVAE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError();
-  const names = only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
+  const names = only === null ? [] : only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
   const registers = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<Register>)()));
   for (const register of registers) register(program);
   return program;

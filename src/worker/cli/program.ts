@@ -39,6 +39,8 @@ export async function buildProgram(only?: string | null): Promise<Command> {
     .name('cvae')
     .description('cvae-edge: train, evaluate, export, publish and serve conditional VAEs')
     .version(CVAE_VERSION, '-V, --version', 'print the version')
+    // program options only before the command: `cvae export … --version v2` names a model version
+    .enablePositionalOptions()
     .showHelpAfterError();
   const names = only === null ? [] : only !== undefined && only in COMMANDS ? [only] : Object.keys(COMMANDS);
   const registers = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<Register>)()));

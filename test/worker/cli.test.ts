@@ -159,12 +159,15 @@ describe('cvae CLI', () => {
 
   it('worker explains a malformed setting from the environment, naming the value', async () => {
     const edge = ['worker', '--edge', 'http://127.0.0.1:9'];
-    const replicas = await cvaeWith({ CVAE_WORKER_TOKEN: 't', CVAE_WORKER_REPLICAS: 'zero' }, ...edge);
-    expect(replicas.code).toBe(2);
-    expect(replicas.stderr).toContain("CVAE_WORKER_REPLICAS must be a whole number ≥ 1, not 'zero'");
-    const port = await cvaeWith({ CVAE_WORKER_TOKEN: 't', CVAE_WORKER_METRICS_PORT: 'abc' }, ...edge);
-    expect(port.code).toBe(2);
-    expect(port.stderr).toContain("CVAE_WORKER_METRICS_PORT must be a port number, not 'abc'");
+    for (const [name, value, expected] of [
+      ['CVAE_WORKER_REPLICAS', 'zero', 'a whole number ≥ 1'],
+      ['CVAE_WORKER_METRICS_PORT', '70000', 'a whole number from 0 to 65535'],
+      ['CVAE_KEEP_CHECKPOINTS_DAYS', 'a week', 'a whole number ≥ 0'],
+    ] as const) {
+      const r = await cvaeWith({ CVAE_WORKER_TOKEN: 't', [name]: value }, ...edge);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`value '${value}' from env '${name}' is invalid. expected ${expected}`);
+    }
   });
 
   it('models commands explain a missing registry configuration', async () => {

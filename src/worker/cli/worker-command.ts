@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { runWorker } from '../jobs/worker-loop.js';
 import { s3ConfigFromEnv } from '../registry/s3-store.js';
@@ -16,27 +16,32 @@ export function registerWorker(program: Command): void {
     .option('--work-dir <dir>', 'local run folders', 'runs/jobs')
     .option('--poll <seconds>', 'wait between empty polls', intOption(1), 5)
     .option('--once', 'handle at most one job, then exit')
-    .option(
-      '--replicas <n>',
-      'data-parallel training threads per job on the wasm/cpu backends, one per core unless set (or CVAE_WORKER_REPLICAS)',
-      intOption(1),
-      // not the trainer's default: importing the trainer would load tfjs into the main thread, which
-      // only polls (each job trains in a thread of its own)
-      process.env.CVAE_WORKER_REPLICAS === undefined
-        ? availableParallelism()
-        : Number(process.env.CVAE_WORKER_REPLICAS),
+    // settings a container sets in its environment: commander reads them and names the variable
+    // when a value is malformed
+    .addOption(
+      new Option('--replicas <n>', 'data-parallel training threads per job on the wasm/cpu backends')
+        .env('CVAE_WORKER_REPLICAS')
+        .argParser(intOption(1))
+        // not the trainer's default: importing the trainer would load tfjs into the main thread,
+        // which only polls (each job trains in a thread of its own)
+        .default(availableParallelism(), 'one per core'),
     )
-    .option(
-      '--metrics-port <port>',
-      'serve Prometheus metrics on GET /metrics at this port (0: any free port; default: off)',
-      intOption(0),
-      process.env.CVAE_WORKER_METRICS_PORT === undefined ? undefined : Number(process.env.CVAE_WORKER_METRICS_PORT),
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'serve Prometheus metrics on GET /metrics at this port (0: any free port; default: off)',
+      )
+        .env('CVAE_WORKER_METRICS_PORT')
+        .argParser(intOption(0, 65535)),
     )
-    .option(
-      '--keep-checkpoints-days <n>',
-      "days to keep a finished job's checkpoints in the bucket (0: removed when it ends)",
-      intOption(0),
-      Number(process.env.CVAE_KEEP_CHECKPOINTS_DAYS ?? 0),
+    .addOption(
+      new Option(
+        '--keep-checkpoints-days <n>',
+        "days to keep a finished job's checkpoints in the bucket (0: removed when it ends)",
+      )
+        .env('CVAE_KEEP_CHECKPOINTS_DAYS')
+        .argParser(intOption(0))
+        .default(0),
     )
     .action(
       async (flags: {
@@ -52,17 +57,6 @@ export function registerWorker(program: Command): void {
       }) => {
         const token = process.env[flags.tokenEnv];
         if (!token) throw new CvaeError('bad_option', `set ${flags.tokenEnv} to the edge's WORKER_TOKEN`);
-        const port = flags.metricsPort;
-        if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
-          throw new CvaeError(
-            'bad_option',
-            `CVAE_WORKER_METRICS_PORT must be a port number, not '${process.env.CVAE_WORKER_METRICS_PORT}'`,
-          );
-        if (!(Number.isInteger(flags.replicas) && flags.replicas >= 1))
-          throw new CvaeError(
-            'bad_option',
-            `CVAE_WORKER_REPLICAS must be a whole number ≥ 1, not '${process.env.CVAE_WORKER_REPLICAS}'`,
-          );
         await runWorker({
           edgeUrl: flags.edge,
           token,

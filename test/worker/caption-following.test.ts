@@ -1,7 +1,19 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { sceneSvg } from '../../src/worker/data/synth-coco.js';
-import { probePrompts, readScene, scoreCaptionFollowing } from '../../src/worker/lab/caption-following.js';
+import {
+  type CaptionFollowing,
+  probePrompts,
+  readScene,
+  scoreCaptionFollowing,
+} from '../../src/worker/lab/caption-following.js';
+import { formatColours } from '../../src/worker/lab/caption-following-run.js';
+
+/** images read as the colour asked, over every asked colour but red */
+const sumOthersRight = (colours: CaptionFollowing['colours']) =>
+  Object.entries(colours)
+    .filter(([c]) => c !== 'red')
+    .reduce((n, [c, read]) => n + (read[c] ?? 0), 0);
 
 async function render(svg: string): Promise<Float32Array> {
   const raw = await sharp(new TextEncoder().encode(svg)).removeAlpha().raw().toBuffer();
@@ -23,6 +35,7 @@ describe('caption following on the synthetic scenes', () => {
   for (const size of [64, 128]) {
     it(`reads the rendered scenes back perfectly at ${size} px`, async () => {
       const images = await Promise.all(prompts.map(async (p) => [await render(sceneSvg(p.scene, size))]));
+      const colours = ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan'];
       expect(scoreCaptionFollowing(prompts, images, size)).toEqual({
         background: 1,
         position: 1,
@@ -31,6 +44,8 @@ describe('caption following on the synthetic scenes', () => {
         all: 1,
         images: 54,
         prompts: 54,
+        // nine probes a colour, each read as itself
+        colours: Object.fromEntries(colours.map((c) => [c, { [c]: 9 }])),
       });
     });
   }
@@ -43,6 +58,11 @@ describe('caption following on the synthetic scenes', () => {
     expect(score.position).toBe(0);
     expect(score.colour).toBeLessThan(0.5);
     expect(score.all).toBe(0);
+    // the confusion counts what was read for each asked colour, right or not
+    const red = score.colours.red ?? {};
+    expect(Object.values(red).reduce((a, b) => a + b, 0)).toBe(9);
+    expect(red.red ?? 0).toBe(Math.round(score.colour * 54) - sumOthersRight(score.colours));
+    expect(formatColours(score).find((l) => l.startsWith('  red: '))).toMatch(/^ {2}red: \d\/9 \(read as /);
   });
 
   it('reads every shape at both sizes, large and small, on every background', async () => {

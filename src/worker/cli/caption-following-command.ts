@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CvaeError } from '../../shared/errors.js';
 import { probePrompts } from '../lab/caption-following.js';
-import { captionFollowingOf, formatCaptionFollowing } from '../lab/caption-following-run.js';
+import { captionFollowingOf, formatCaptionFollowing, formatColours } from '../lab/caption-following-run.js';
 import { intOption } from './options.js';
 import { packageModels } from './package-models.js';
 import { createBar } from './progress.js';
@@ -26,6 +26,8 @@ export function registerCaptionFollowing(experiment: Command): void {
       const bar = createBar('probe captions', probePrompts().length);
       const score = await captionFollowingOf(models, manifest, flags.samples, (done) => bar.update(done));
       bar.stop();
+      // the per-colour lines first: scripts read the summary as the last line
+      console.error(`colour by colour asked:\n${formatColours(score).join('\n')}`);
       console.log(`${manifest.id}@${manifest.version}: ${formatCaptionFollowing(score)}`);
     });
 }

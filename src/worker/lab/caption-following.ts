@@ -5,10 +5,9 @@ import { BACKGROUNDS, COLOURS, describeScene, POSITIONS, type Scene, SHAPES } fr
  * Does a text-conditioned model draw what the caption says? On the synthetic scenes the words
  * name the background, an object's colour and its place on a 3x3 grid, so fixed rules can read
  * those three facts back from a generated image and score them against the prompt (colour by its
- * direction from the background, so blurred objects are read fairly). MSE and SSIM
- * only judge reconstructions; this judges generations, the thing a user of the API sees.
- *
- * and shape (circle, square or triangle: from the object mask's outline, below).
+ * direction from the background, so blurred objects are read fairly), and the object's shape
+ * (circle, square or triangle: from the object mask's outline, below). MSE and SSIM only judge
+ * reconstructions; this judges generations, the thing a user of the API sees.
  *
  * Chance levels: background 1/3, position 1/9, colour 1/6, shape 1/3.
  */
@@ -36,6 +35,8 @@ export interface CaptionFollowing {
   all: number;
   images: number;
   prompts: number;
+  /** asked colour → colour read → images ('none': no object found): which colours a model lacks */
+  colours: Record<string, Record<string, number>>;
 }
 
 const rgb = (hex: string): [number, number, number] => [
@@ -205,11 +206,15 @@ export function scoreCaptionFollowing(
 ): CaptionFollowing {
   let total = 0;
   const hits = { background: 0, position: 0, colour: 0, shape: 0, all: 0 };
+  const colours: CaptionFollowing['colours'] = {};
   for (const [p, prompt] of prompts.entries()) {
     const want = prompt.scene.objects[0];
     if (!want) continue;
     for (const image of images[p] ?? []) {
       const seen = readScene(image, size);
+      const asked = colours[want.colour] ?? {};
+      colours[want.colour] = asked;
+      asked[seen.colour ?? 'none'] = (asked[seen.colour ?? 'none'] ?? 0) + 1;
       const ok = {
         background: seen.background === prompt.scene.background,
         position: seen.position === want.position,
@@ -233,5 +238,6 @@ export function scoreCaptionFollowing(
     all: frac(hits.all),
     images: total,
     prompts: prompts.length,
+    colours,
   };
 }

@@ -1,22 +1,15 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { useTempRoot } from './scripts/temp-root.js';
 
 // Keep wrangler/miniflare offline in tests: no metrics, no fetching of Cloudflare's request.cf data.
 process.env.WRANGLER_SEND_METRICS ??= 'false';
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 
 // Every temporary folder of a run (tests, the CLI processes they start, Miniflare) goes under one
-// folder, removed when vitest exits: a run makes about half a gigabyte of packages, datasets and
-// buckets there. The test processes inherit TMPDIR.
-if (!process.env.CVAE_TEST_TMP) {
-  process.env.CVAE_TEST_TMP = mkdtempSync(join(tmpdir(), 'cvae-test-'));
-  process.env.TMPDIR = process.env.CVAE_TEST_TMP;
-  const root = process.env.CVAE_TEST_TMP;
-  process.on('exit', () => rmSync(root, { recursive: true, force: true }));
-}
+// folder, removed when vitest exits; the test processes inherit TMPDIR.
+useTempRoot('CVAE_TEST_TMP', 'cvae-test-');
 
 // Two projects: Node (shared + worker) and the edge inside real workerd (vitest-pool-workers).
 export default defineConfig({

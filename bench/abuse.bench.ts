@@ -9,6 +9,7 @@
  *
  *   BENCH_FUZZ=10000 BENCH_LOAD=300 npm run bench:abuse
  */
+import './temp-root.js'; // first: temporary folders under one, removed at exit
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,6 +4,7 @@
  *
  *   BENCH_COCO_SIZES=500,4000 npm run bench:coco
  */
+import './temp-root.js'; // first: temporary folders under one, removed at exit
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -12,6 +12,7 @@
  *
  *   BENCH_REQUESTS=500 npm run bench:edge
  */
+import './temp-root.js'; // first: temporary folders under one, removed at exit
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

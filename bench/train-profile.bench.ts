@@ -12,6 +12,7 @@
  * the batch norm of src/worker/model/batch-norm.ts); they are listed apart, not added in.
  */
 
+import './temp-root.js'; // first: temporary folders under one, removed at exit
 import * as tf from '@tensorflow/tfjs-core';
 import { ARCHITECTURES } from '../src/shared/arch/catalogue.js';
 import { describeCvae } from '../src/shared/arch/shapes.js';

@@ -15,6 +15,7 @@
  *   BENCH_REPLICAS=1 npm run bench:train      # replicas other than the trainer's default
  */
 
+import './temp-root.js'; // first: temporary folders under one, removed at exit
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

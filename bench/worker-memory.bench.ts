@@ -7,6 +7,7 @@
  *
  *   BENCH_JOBS=3 BENCH_ARCH=fashion-conv npm run bench:worker-memory
  */
+import './temp-root.js'; // first: temporary folders under one, removed at exit
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

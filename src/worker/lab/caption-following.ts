@@ -4,7 +4,7 @@ import { BACKGROUNDS, COLOURS, describeScene, POSITIONS, type Scene, SHAPES } fr
 /**
  * Does a text-conditioned model draw what the caption says? On the synthetic scenes the words
  * name the background, an object's colour and its place on a 3x3 grid, so fixed rules can read
- * those three facts back from a generated image and score them against the prompt (colour by its
+ * those facts back from a generated image and score them against the prompt (colour by its
  * direction from the background, so blurred objects are read fairly), and the object's shape
  * (circle, square or triangle: from the object mask's outline, below). MSE and SSIM only judge
  * reconstructions; this judges generations, the thing a user of the API sees.

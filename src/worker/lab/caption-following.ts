@@ -213,8 +213,9 @@ export function scoreCaptionFollowing(
     for (const image of images[p] ?? []) {
       const seen = readScene(image, size);
       const asked = colours[want.colour] ?? {};
+      const read = seen.colour ?? 'none';
+      asked[read] = (asked[read] ?? 0) + 1;
       colours[want.colour] = asked;
-      asked[seen.colour ?? 'none'] = (asked[seen.colour ?? 'none'] ?? 0) + 1;
       const ok = {
         background: seen.background === prompt.scene.background,
         position: seen.position === want.position,

@@ -195,9 +195,9 @@ export async function train(
     }
     // the run's origin is what its checkpoint says: a resume keeps the weights it started from on
     // record (the manifest cites it) whether or not --init-from is given again
-    const origin: { initFrom?: unknown } = config;
-    delete origin.initFrom;
-    if (saved.meta.config.initFrom !== undefined) origin.initFrom = saved.meta.config.initFrom;
+    const savedOrigin = saved.meta.config.initFrom; // "id@version", as written above
+    if (typeof savedOrigin === 'string') config.initFrom = savedOrigin;
+    else delete config.initFrom;
     state = saved.state;
     history = saved.meta.history;
     startEpoch = saved.meta.epoch;

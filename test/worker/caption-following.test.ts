@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { sceneSvg } from '../../src/worker/data/synth-coco.js';
+import { COLOURS, sceneSvg } from '../../src/worker/data/synth-coco.js';
 import {
   type CaptionFollowing,
   probePrompts,
@@ -36,7 +36,8 @@ describe('caption following on the synthetic scenes', () => {
     it(`reads the rendered scenes back perfectly at ${size} px`, async () => {
       const images = await Promise.all(prompts.map(async (p) => [await render(sceneSvg(p.scene, size))]));
       const colours = ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan'];
-      expect(scoreCaptionFollowing(prompts, images, size)).toEqual({
+      const score = scoreCaptionFollowing(prompts, images, size);
+      expect(score).toEqual({
         background: 1,
         position: 1,
         colour: 1,
@@ -46,7 +47,17 @@ describe('caption following on the synthetic scenes', () => {
         prompts: 54,
         // nine probes a colour, each read as itself
         colours: Object.fromEntries(colours.map((c) => [c, { [c]: 9 }])),
+        objectRgb: expect.any(Object),
       });
+      // the objects' mean RGB is the palette's colour (0.9 in its channels, 0 in the others),
+      // pulled a little toward the background by the blended rim pixels
+      for (const [name, hex] of Object.entries(COLOURS)) {
+        const want = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16) / 255);
+        const got = score.objectRgb[name] ?? [];
+        expect(got, name).toHaveLength(3);
+        for (const [c, v] of got.entries())
+          expect(Math.abs(v - (want[c] as number)), `${name} channel ${c}`).toBeLessThan(0.12);
+      }
     });
   }
 
@@ -62,7 +73,9 @@ describe('caption following on the synthetic scenes', () => {
     const red = score.colours.red ?? {};
     expect(Object.values(red).reduce((a, b) => a + b, 0)).toBe(9);
     expect(red.red ?? 0).toBe(Math.round(score.colour * 54) - sumOthersRight(score.colours));
-    expect(formatColours(score).find((l) => l.startsWith('  red: '))).toMatch(/^ {2}red: \d\/9 \(read as /);
+    expect(formatColours(score).find((l) => l.startsWith('  red: '))).toMatch(
+      /^ {2}red: \d\/9 \(read as .*\); object RGB \d\.\d\d \d\.\d\d \d\.\d\d$/,
+    );
   });
 
   it('reads every shape at both sizes, large and small, on every background', async () => {
@@ -83,5 +96,6 @@ describe('caption following on the synthetic scenes', () => {
     const reading = readScene(grey, 64);
     expect(reading.background).toBe('gray');
     expect(reading.colour).toBeUndefined();
+    expect(reading.objectRgb).toBeUndefined();
   });
 });

@@ -161,7 +161,9 @@ describe('cvae train / evaluate / export for a COCO architecture', () => {
       /^coco-64-add@t1: background \d+%, position \d+%, colour \d+%, shape \d+% \(54 images of 54 probes\)$/m,
     );
     // and colour by colour: nine probe images a colour at one sample each
-    expect(following.stderr).toMatch(/^ {2}magenta: \d\/9( \(read as .+\))?$/m);
+    expect(following.stderr).toMatch(
+      /^ {2}magenta: \d\/9( \(read as .+\))?(; object RGB \d\.\d\d \d\.\d\d \d\.\d\d)?$/m,
+    );
 
     // cvae generate draws a caption with the package and the encoder it names, 64 px cells shown at 2x
     const grid = join(tmp('lt-gen-'), 'grid.png');

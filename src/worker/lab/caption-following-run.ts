@@ -39,7 +39,10 @@ export const formatCaptionFollowing = (s: CaptionFollowing) =>
   `background ${pct(s.background)}, position ${pct(s.position)}, colour ${pct(s.colour)}, shape ${pct(s.shape)} (${s.images} images of ${s.prompts} probes)`;
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
-/** One line per asked colour: how often it was read back, and what was read instead. */
+/**
+ * One line per asked colour: how often it was read back, what was read instead, and the drawn
+ * objects' mean RGB.
+ */
 export const formatColours = (s: CaptionFollowing) =>
   Object.entries(s.colours).map(([asked, read]) => {
     const total = Object.values(read).reduce((a, b) => a + b, 0);
@@ -47,5 +50,9 @@ export const formatColours = (s: CaptionFollowing) =>
       .filter(([c]) => c !== asked)
       .sort((a, b) => b[1] - a[1])
       .map(([c, n]) => `${c} ${n}`);
-    return `  ${asked}: ${read[asked] ?? 0}/${total}${instead.length ? ` (read as ${instead.join(', ')})` : ''}`;
+    const rgb = s.objectRgb[asked];
+    return (
+      `  ${asked}: ${read[asked] ?? 0}/${total}${instead.length ? ` (read as ${instead.join(', ')})` : ''}` +
+      (rgb ? `; object RGB ${rgb.map((v) => v.toFixed(2)).join(' ')}` : '')
+    );
   });

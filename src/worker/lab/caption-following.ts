@@ -23,6 +23,8 @@ export interface SceneReading {
   /** undefined when nothing in that cell differs enough from the background */
   colour: string | undefined;
   shape: string | undefined;
+  /** the object's mean RGB over the pixels read as the object (undefined with no object) */
+  objectRgb: number[] | undefined;
 }
 
 export interface CaptionFollowing {
@@ -37,6 +39,11 @@ export interface CaptionFollowing {
   prompts: number;
   /** asked colour → colour read → images ('none': no object found): which colours a model lacks */
   colours: Record<string, Record<string, number>>;
+  /**
+   * asked colour → the drawn objects' mean RGB: which channel does not follow the caption (a
+   * channel that sits at the palette's mean for every colour has not been learnt yet)
+   */
+  objectRgb: Record<string, number[]>;
 }
 
 const rgb = (hex: string): [number, number, number] => [
@@ -113,7 +120,7 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
   }
   const background = nearest(bg, BACKDROPS);
   if ((saliency[position] as number) < MIN_SALIENCY)
-    return { background, position, colour: undefined, shape: undefined };
+    return { background, position, colour: undefined, shape: undefined, objectRgb: undefined };
   let max = 0;
   const inCell = (i: number) => cellOf(Math.floor(i / size)) * 3 + cellOf(i % size) === position;
   for (let i = 0; i < n; i++) if (inCell(i)) max = Math.max(max, d[i] as number);
@@ -132,14 +139,9 @@ export function readScene(pixels: Float32Array, size: number): SceneReading {
   const hi = (k: number) => Math.min(size - 1, Math.ceil(((k + 1.5) * size) / 3));
   for (let y = lo(cy); y <= hi(cy); y++)
     for (let x = lo(cx); x <= hi(cx); x++) if ((d[y * size + x] as number) >= threshold) mask[y * size + x] = 1;
-  const colour =
-    count === 0
-      ? undefined
-      : blendedColour(
-          sum.map((s) => s / count),
-          bg,
-        );
-  return { background, position, colour, shape: count === 0 ? undefined : maskShape(mask, size) };
+  if (count === 0) return { background, position, colour: undefined, shape: undefined, objectRgb: undefined };
+  const objectRgb = sum.map((s) => s / count);
+  return { background, position, colour: blendedColour(objectRgb, bg), shape: maskShape(mask, size), objectRgb };
 }
 
 /**
@@ -207,6 +209,7 @@ export function scoreCaptionFollowing(
   let total = 0;
   const hits = { background: 0, position: 0, colour: 0, shape: 0, all: 0 };
   const colours: CaptionFollowing['colours'] = {};
+  const rgbSums: Record<string, { sum: number[]; n: number }> = {};
   for (const [p, prompt] of prompts.entries()) {
     const want = prompt.scene.objects[0];
     if (!want) continue;
@@ -216,6 +219,12 @@ export function scoreCaptionFollowing(
       const read = seen.colour ?? 'none';
       asked[read] = (asked[read] ?? 0) + 1;
       colours[want.colour] = asked;
+      if (seen.objectRgb) {
+        const acc = rgbSums[want.colour] ?? { sum: [0, 0, 0], n: 0 };
+        acc.sum = acc.sum.map((v, c) => v + (seen.objectRgb?.[c] as number));
+        acc.n++;
+        rgbSums[want.colour] = acc;
+      }
       const ok = {
         background: seen.background === prompt.scene.background,
         position: seen.position === want.position,
@@ -240,5 +249,6 @@ export function scoreCaptionFollowing(
     images: total,
     prompts: prompts.length,
     colours,
+    objectRgb: Object.fromEntries(Object.entries(rgbSums).map(([c, { sum, n }]) => [c, sum.map((v) => v / n)])),
   };
 }

@@ -39,5 +39,9 @@ if [ "${CVAE_SETUP_TORCH:-0}" = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/d
 fi
 
 echo "setup: installing npm dependencies"
+# Which dependencies may run install scripts is package.json's allowScripts (npm >= 11.16 lists
+# the others after installing, npm 12 skips them): the packages with native binaries (esbuild,
+# workerd, sharp, onnxruntime-node, the optional tfjs-node builds) yes; core-js' banner and
+# protobufjs' folder for its CLI no. onnxruntime-node's script still obeys .npmrc's skip.
 npm ci --no-audit --no-fund
 echo "setup: done. Try: npm run cvae -- --help"

@@ -219,9 +219,10 @@ export function scoreCaptionFollowing(
       const read = seen.colour ?? 'none';
       asked[read] = (asked[read] ?? 0) + 1;
       colours[want.colour] = asked;
-      if (seen.objectRgb) {
+      const objectRgb = seen.objectRgb;
+      if (objectRgb) {
         const acc = rgbSums[want.colour] ?? { sum: [0, 0, 0], n: 0 };
-        acc.sum = acc.sum.map((v, c) => v + (seen.objectRgb?.[c] as number));
+        acc.sum = acc.sum.map((v, c) => v + (objectRgb[c] as number));
         acc.n++;
         rgbSums[want.colour] = acc;
       }

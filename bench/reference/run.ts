@@ -29,6 +29,11 @@ export function referenceAvailable(): true | string {
   return `no torch for ${CANDIDATES.join(' or ')} (Debian: apt-get install python3-torch; or set BENCH_PYTHON)`;
 }
 
+/** the python that has torch (after `referenceAvailable()` found one), for other reference scripts */
+export function referencePython(): string | undefined {
+  return python;
+}
+
 /**
  * One run of the reference script. torch's own threads (1 or 2) do the parallel work; OpenBLAS'
  * pool on top of them oversubscribes the 2 cores (measured: fashion-fc 4,746 → 5,527 images/s

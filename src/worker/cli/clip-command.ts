@@ -3,11 +3,13 @@ import { type Command, Option } from 'commander';
 import { tokenizerFromVocabGz } from '../../shared/clip/tokenizer-loader.js';
 import type { CvaeError } from '../../shared/errors.js';
 import { addCompactEncoder } from '../clip/compact.js';
+import { importClipPackage } from '../clip/import.js';
 import { findVocab, generateClipPackage } from '../clip/local-encoder.js';
 import { CLIP_VOCAB_FILE, packageClip } from '../clip/publish.js';
 import { push } from '../registry/registry.js';
 import { s3ConfigFromEnv, s3Store } from '../registry/s3-store.js';
 import { intOption } from './options.js';
+import { createBar } from './progress.js';
 
 export function registerClip(program: Command): void {
   const clip = program.command('clip').description('the CLIP text encoder used by long-text models');
@@ -91,6 +93,56 @@ export function registerClip(program: Command): void {
         }),
       );
     });
+  clip
+    .command('import')
+    .description(
+      "write a text-encoder package from a trained CLIP checkpoint in safetensors (Hugging Face's or OpenAI's parameter names): this project's text graph with those weights, and the edge's compact form",
+    )
+    .requiredOption(
+      '--from <file|url>',
+      "the .safetensors file or its URL (read with HTTP Range requests: only the text tower's tensors are fetched)",
+    )
+    .option('--out <dir>', 'package folder', 'dist/clip-imported')
+    .option('--version <v>', 'version name (default: import- and the graph sha256 prefix)')
+    .option('--heads <n>', 'attention heads (default: width / 64, as CLIP builds them)', intOption(1))
+    .option('--vocab <path>', `CLIP's ${CLIP_VOCAB_FILE} (default: $CVAE_CLIP_VOCAB or models/clip-vocab)`)
+    .option('--no-compact', "the full graph only, without the edge's compact form")
+    .action(
+      async (flags: {
+        from: string;
+        out: string;
+        version?: string;
+        heads?: number;
+        vocab?: string;
+        compact: boolean;
+      }) => {
+        let bar: ReturnType<typeof createBar> | undefined;
+        const { manifest, layout, config } = await importClipPackage({
+          from: flags.from,
+          out: flags.out,
+          vocab: findVocab(flags.vocab),
+          version: flags.version,
+          heads: flags.heads,
+          compact: flags.compact,
+          log,
+          onBytes(received, total) {
+            bar ??= createBar('reading weights (MiB)', Math.ceil(total / 2 ** 20));
+            bar.update(Math.floor(received / 2 ** 20));
+            if (received === total) bar.stop();
+          },
+        });
+        console.log(
+          JSON.stringify({
+            out: flags.out,
+            id: manifest.id,
+            version: manifest.version,
+            layout,
+            config,
+            compact: manifest.files.some((f) => f.role === 'text-encoder-compact'),
+          }),
+        );
+      },
+    );
   clip
     .command('compact')
     .description(

@@ -148,7 +148,7 @@ async function gather(
 /** Validates the files and writes a package folder (text-encoder.onnx, the vocabulary, manifest.json). */
 export async function packageClip(
   from: string,
-  opts: { modelFile?: string; version?: string; out?: string; description?: string } = {},
+  opts: { modelFile?: string; version?: string; out?: string; description?: string; command?: string } = {},
 ): Promise<{ dir: string; manifest: Manifest }> {
   const dir = opts.out ?? (await mkdtemp(join(tmpdir(), 'clip-package-')));
   await mkdir(dir, { recursive: true });
@@ -179,7 +179,7 @@ export async function packageClip(
       ],
       codeVersion: codeVersion(),
       createdAt: new Date().toISOString(),
-      command: `cvae clip publish --from ${from}`,
+      command: opts.command ?? `cvae clip publish --from ${from}`,
     });
     await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     return { dir, manifest };

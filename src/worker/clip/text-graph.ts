@@ -121,6 +121,8 @@ type GraphOptions = {
   variant?: ClipGraphVariant;
   /** compact only: 'float32' keeps float matrices (for measuring what int8 costs and saves) */
   matrices?: 'int8' | 'float32';
+  /** full only: the graph's doc string when the weights are not the seeded random ones */
+  doc?: string;
 };
 
 /** The graph as one ONNX file (the `full` form, as `cvae clip generate` writes it). */
@@ -264,8 +266,10 @@ function writeClipTextGraph(config: ClipTextConfig, opts: GraphOptions): { g: Gr
     g,
     doc: compact
       ? `CLIP ViT-B/32-style text transformer, compact for the edge (${shape}; token rows as input, int8 matrices)`
-      : // this exact text is part of the generated graph's bytes, and so of the sha256 models cite
-        `CLIP ViT-B/32-style text transformer with seeded random weights (${shape}): not the trained CLIP`,
+      : opts.doc
+        ? `${opts.doc} (${shape})`
+        : // this exact text is part of the generated graph's bytes, and so of the sha256 models cite
+          `CLIP ViT-B/32-style text transformer with seeded random weights (${shape}): not the trained CLIP`,
   };
 }
 

@@ -257,6 +257,19 @@ describe('cvae clip import', () => {
     expect(maxDiff(half, reference)).toBeLessThan(0.05);
   }, 60_000);
 
+  it('finds the tower under a prefix on every name (a wrapped model saved whole)', async () => {
+    const wrapped = huggingFace().map((x) => ({ ...x, name: `clip.${x.name}` }));
+    const { layout } = await importClipPackage({
+      from: file('wrapped.safetensors', writeSafetensors(wrapped)),
+      out: join(root, 'wrapped'),
+      vocab: CLIP_VOCAB_PATH,
+      heads: tiny.heads,
+      compact: false,
+    });
+    expect(layout).toBe('huggingface');
+    expect(maxDiff(await embeddings(join(root, 'wrapped')), reference)).toBe(0);
+  }, 60_000);
+
   it('names what is missing or wrong in a checkpoint', async () => {
     const tensors = huggingFace();
     const noLayerNorm = tensors.filter((x) => x.name !== 'text_model.encoder.layers.1.mlp.fc2.bias');

@@ -56,7 +56,8 @@ export function planClipImport(entries: Map<string, TensorEntry>, where: string,
   const positionName =
     layout === 'huggingface' ? `${p}embeddings.position_embedding.weight` : `${p}positional_embedding`;
   // Hugging Face's projection sits beside text_model, not inside it
-  const projectionName = layout === 'huggingface' ? 'text_projection.weight' : `${p}text_projection`;
+  const projectionName =
+    layout === 'huggingface' ? `${p.replace(/text_model\.$/, '')}text_projection.weight` : `${p}text_projection`;
   const [vocab, width] = shape(tokenName) as [number, number];
   const [context] = shape(positionName) as [number];
   const projection = shape(projectionName);

@@ -10,6 +10,7 @@ import { evaluateForTable1, TABLE1_MODELS, type Table1Row, writeTable1 } from '.
 import { initBackend } from '../tf/backend.js';
 import { registerCaptionFollowing } from './caption-following-command.js';
 import { registerClassFidelity } from './class-fidelity-command.js';
+import { registerColourProbe } from './colour-probe-command.js';
 import { addFidOptions, intOption } from './options.js';
 import { registerTable2 } from './table2-command.js';
 import { addTrainOptions, type TrainFlags, trainOptionsFrom, trainWithProgress } from './train-options.js';
@@ -37,6 +38,7 @@ export function registerExperiment(program: Command): void {
   registerTable2(experiment);
   registerCaptionFollowing(experiment);
   registerClassFidelity(experiment);
+  registerColourProbe(experiment);
   const table1 = experiment
     .command('table1')
     .description('train fashion-fc and fashion-conv, evaluate on the test set, write table1.md and figures')

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { architecture } from '../../shared/arch/catalogue.js';
 import { describeCvae, WHITENING } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { CvaeError } from '../../shared/errors.js';
@@ -30,13 +31,33 @@ const CALIBRATION_EXAMPLES = 128;
 
 /**
  * A warm start from a model package folder (checked against its manifest's sizes and sha256s).
- * Refuses (`bad_option`) a package of another architecture or one without an encoder.
+ * Refuses (`bad_option`) a package of another architecture or one without an encoder, unless
+ * `matching`: then the package may hold a related architecture of the same task (a 128 px model
+ * for a 256 px run), and only the tensors whose names and shapes both specs share are taken (for
+ * the COCO models: the encoder's convolutions, the condition projections and the decoder's dense
+ * seed); the rest start from the run's fresh weights. `log` lists what was taken.
  */
-export async function warmStartFromPackage(dir: string, spec: CvaeSpec): Promise<WarmStart> {
+export async function warmStartFromPackage(
+  dir: string,
+  spec: CvaeSpec,
+  opts: { matching?: boolean; log?: (line: string) => void } = {},
+): Promise<WarmStart> {
   const manifest = await verifyPackage(dir);
   const trainedAs = manifest.training?.architecture;
-  if (trainedAs && trainedAs !== spec.id)
-    throw new CvaeError('bad_option', `cannot start from ${dir}: it holds a ${trainedAs} model, not ${spec.id}`);
+  let source = spec;
+  if (trainedAs && trainedAs !== spec.id) {
+    if (!opts.matching)
+      throw new CvaeError(
+        'bad_option',
+        `cannot start from ${dir}: it holds a ${trainedAs} model, not ${spec.id} (--init-matching takes the tensors the two share)`,
+      );
+    source = architecture(trainedAs);
+    if (source.task !== spec.task)
+      throw new CvaeError(
+        'bad_option',
+        `cannot start from ${dir}: ${trainedAs} is a ${source.task} model, ${spec.id} ${spec.task}`,
+      );
+  }
   const file = (role: 'encoder' | 'decoder') => {
     const f = manifest.files.find((x) => x.role === role);
     if (!f)
@@ -58,11 +79,41 @@ export async function warmStartFromPackage(dir: string, spec: CvaeSpec): Promise
     values(fresh, data) {
       const mean = fresh[WHITENING.mean];
       const matrix = fresh[WHITENING.matrix];
-      const values = valuesFromGraphs(spec, graphs, mean && matrix ? { mean, matrix } : undefined);
+      const read = valuesFromGraphs(source, graphs, mean && matrix ? { mean, matrix } : undefined);
+      if (source === spec) {
+        calibrateBatchNorms(spec, read, data);
+        return read;
+      }
+      const { values, layers } = matchingValues(spec, source, read, fresh, opts.log);
       calibrateBatchNorms(spec, values, data);
+      // a fresh layer keeps its fresh batch norm: only a taken one must reproduce what it learnt
+      for (const name of Object.keys(values)) {
+        const layer = /^(.*)\.bn\.(gamma|beta|mean|variance)$/.exec(name)?.[1];
+        if (layer !== undefined && !layers.has(layer)) values[name] = fresh[name] as Float32Array;
+      }
       return values;
     },
   };
+}
+
+/**
+ * The run's fresh weights, with every tensor the source spec has under the same name and shape
+ * taken from `read` (the whitening and batch norms excepted: the run's own, and calibrated);
+ * `layers` are the layers a kernel or bias was taken for.
+ */
+function matchingValues(spec: CvaeSpec, source: CvaeSpec, read: Values, fresh: Values, log?: (line: string) => void) {
+  const shapes = new Map(describeCvae(source).params.map((p) => [p.name, p.shape.join('x')]));
+  const values: Values = { ...fresh };
+  const taken: string[] = [];
+  for (const p of describeCvae(spec).params) {
+    const v = read[p.name];
+    const own = p.name === WHITENING.mean || p.name === WHITENING.matrix || /\.bn\./.test(p.name);
+    if (!v || own || shapes.get(p.name) !== p.shape.join('x')) continue;
+    values[p.name] = v;
+    taken.push(p.name);
+  }
+  log?.(`from ${source.id}: ${taken.length} tensors taken (${taken.join(', ')}); the rest start fresh`);
+  return { values, layers: new Set(taken.map((n) => n.replace(/\.(kernel|bias)$/, ''))) };
 }
 
 /**

@@ -47,10 +47,7 @@ export async function warmStartFromPackage(
   let source = spec;
   if (trainedAs && trainedAs !== spec.id) {
     if (!opts.matching)
-      throw new CvaeError(
-        'bad_option',
-        `cannot start from ${dir}: it holds a ${trainedAs} model, not ${spec.id} (--init-matching takes the tensors the two share)`,
-      );
+      throw new CvaeError('bad_option', `cannot start from ${dir}: it holds a ${trainedAs} model, not ${spec.id}`);
     source = architecture(trainedAs);
     if (source.task !== spec.task)
       throw new CvaeError(

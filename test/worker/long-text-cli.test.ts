@@ -158,7 +158,7 @@ describe('cvae train / evaluate / export for a COCO architecture', () => {
     const following = await cvae('experiment', 'caption-following', pkg, '--clip', clip, '--samples', '1');
     expect(following.code, following.stderr).toBe(0);
     expect(following.stdout).toMatch(
-      /^coco-64-add@t1: background \d+%, position \d+%, colour \d+%, shape \d+% \(54 images of 54 probes\)$/m,
+      /^coco-64-add@t1: background \d+\.\d%, position \d+\.\d%, colour \d+\.\d%, shape \d+\.\d% \(54 images of 54 probes\)$/m,
     );
     // and colour by colour: nine probe images a colour at one sample each
     expect(following.stderr).toMatch(

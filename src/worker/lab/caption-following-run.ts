@@ -37,7 +37,8 @@ export async function captionFollowingOf(
 
 export const formatCaptionFollowing = (s: CaptionFollowing) =>
   `background ${pct(s.background)}, position ${pct(s.position)}, colour ${pct(s.colour)}, shape ${pct(s.shape)} (${s.images} images of ${s.prompts} probes)`;
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+// one decimal: a bar of 50% must not read as met at 49.8% (215 of 432 images)
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /**
  * One line per asked colour: how often it was read back, what was read instead, and the drawn

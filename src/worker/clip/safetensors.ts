@@ -1,5 +1,5 @@
 import { CvaeError } from '../../shared/errors.js';
-import { fromFloat16Bits } from '../../shared/float16.js';
+import { decodeFloat16 } from '../../shared/float16.js';
 import type { RangeReader } from './range-reader.js';
 
 /**
@@ -102,7 +102,7 @@ function toFloat32(span: Uint8Array, offset: number, count: number, dtype: strin
   const view = new DataView(span.buffer, span.byteOffset + offset, count * (BYTES[dtype] as number));
   const out = new Float32Array(count);
   if (dtype === 'F32') for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-  else if (dtype === 'F16') for (let i = 0; i < count; i++) out[i] = fromFloat16Bits(view.getUint16(2 * i, true));
+  else if (dtype === 'F16') decodeFloat16(span.subarray(offset, offset + 2 * count), out);
   else {
     // bfloat16: the upper half of a float32
     const bits = new Uint32Array(1);

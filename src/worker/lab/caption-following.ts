@@ -46,7 +46,7 @@ export interface CaptionFollowing {
   objectRgb: Record<string, number[]>;
 }
 
-const rgb = (hex: string): [number, number, number] => [
+export const rgb = (hex: string): [number, number, number] => [
   Number.parseInt(hex.slice(1, 3), 16) / 255,
   Number.parseInt(hex.slice(3, 5), 16) / 255,
   Number.parseInt(hex.slice(5, 7), 16) / 255,

@@ -1,6 +1,8 @@
+import { Matrix, solve } from 'ml-matrix';
 import onnxProto from 'onnx-proto';
 import { BACKGROUNDS, COLOURS, describeScene, POSITIONS, type Scene, SHAPES } from '../data/synth-coco.js';
 import { ort } from '../onnx/runtime.js';
+import { rgb } from './caption-following.js';
 
 const { onnx } = onnxProto;
 
@@ -65,8 +67,6 @@ function withLayerOutputs(decoder: Uint8Array): { graph: Uint8Array; layers: str
   return { graph: onnx.ModelProto.encode(model).finish(), layers };
 }
 
-const hexRgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16) / 255);
-
 /** `embed`: the model's text encoder over captions, `dim` floats a caption. */
 export async function colourProbe(
   decoder: Uint8Array,
@@ -114,7 +114,7 @@ export async function colourProbe(
   }
   // the asked colour's channels, 1 where the palette has it (red, yellow and magenta have red)
   const targets = [0, 1, 2].map((c) =>
-    scenes.map((s) => ((hexRgb(COLOURS[s.colour] as string)[c] as number) > 0.5 ? 1 : 0)),
+    scenes.map((s) => ((rgb(COLOURS[s.colour] as string)[c] as number) > 0.5 ? 1 : 0)),
   );
   const folds = scenes.map((s) => s.position % 3);
   const per = (f: (c: number) => number) => [0, 1, 2].map(f) as [number, number, number];
@@ -174,34 +174,12 @@ export function linearProbeAccuracy(rows: number[][], target: number[], folds: n
   return right / rows.length;
 }
 
-/** Normal equations with a small ridge, solved by Gauss–Jordan with partial pivoting. */
+/** Least squares with a small ridge, by its normal equations (ml-matrix, as import-cvae.ts uses). */
 function leastSquares(X: number[][], y: number[]): number[] {
-  const d = (X[0] as number[]).length;
-  const A: Float64Array[] = Array.from({ length: d }, () => new Float64Array(d + 1));
-  X.forEach((x, i) => {
-    for (let a = 0; a < d; a++) {
-      const row = A[a] as Float64Array;
-      for (let b = 0; b < d; b++) row[b] = (row[b] as number) + (x[a] as number) * (x[b] as number);
-      row[d] = (row[d] as number) + (x[a] as number) * (y[i] as number);
-    }
-  });
-  for (let a = 0; a < d; a++) (A[a] as Float64Array)[a] = ((A[a] as Float64Array)[a] as number) + 1e-4;
-  for (let p = 0; p < d; p++) {
-    let m = p;
-    for (let r = p + 1; r < d; r++)
-      if (Math.abs((A[r] as Float64Array)[p] as number) > Math.abs((A[m] as Float64Array)[p] as number)) m = r;
-    const swap = A[p] as Float64Array;
-    A[p] = A[m] as Float64Array;
-    A[m] = swap;
-    const pivot = A[p] as Float64Array;
-    for (let r = 0; r < d; r++) {
-      if (r === p) continue;
-      const row = A[r] as Float64Array;
-      const f = (row[p] as number) / (pivot[p] as number);
-      if (f !== 0) for (let c = p; c <= d; c++) row[c] = (row[c] as number) - f * (pivot[c] as number);
-    }
-  }
-  return A.map((row, i) => (row[d] as number) / (row[i] as number));
+  const x = new Matrix(X);
+  const xt = x.transpose();
+  const gram = xt.mmul(x).add(Matrix.eye(x.columns).mul(1e-4));
+  return solve(gram, xt.mmul(Matrix.columnVector(y))).getColumn(0);
 }
 
 export function formatColourProbe(p: ColourProbe): string {

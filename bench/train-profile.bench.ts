@@ -1,7 +1,8 @@
 /**
  * npm run bench:train:profile — where one training step's milliseconds go, kernel by kernel, on
  * the active tfjs backend in this thread (a replica's work: forward, backward, no Adam). Default:
- * the largest model, coco-256-concat at batch 64.
+ * the largest model, coco-256-concat at batch 64. Then the optimiser's step over the model's
+ * parameters (src/worker/train/adam.ts, what the trainer runs after the replicas' gradients).
  *
  *   BENCH_MODEL=fashion-conv BENCH_BATCH=128 npm run bench:train:profile
  *   BENCH_STEPS=3 npm run bench:train:profile     # steps profiled after one warm-up step
@@ -19,6 +20,8 @@ import { describeCvae } from '../src/shared/arch/shapes.js';
 import type { CvaeSpec } from '../src/shared/arch/spec.js';
 import { createVariables, initialValues } from '../src/worker/model/weights.js';
 import { initBackend } from '../src/worker/tf/backend.js';
+import { adamUpdate, DEFAULT_ADAM } from '../src/worker/train/adam.js';
+import { paramLayout } from '../src/worker/train/layout.js';
 import { computeGradients } from '../src/worker/train/step.js';
 
 const id = process.env.BENCH_MODEL ?? 'coco-256-concat';
@@ -91,4 +94,19 @@ console.log(
 );
 console.log(
   `composite entries (their kernels are counted above): ${wrappers.map(([n, e]) => `${n} ${perStep(e.ms)} ms`).join(', ') || 'none'}`,
+);
+
+// The optimiser: Adam over every trainable parameter in this thread, averaging two replicas'
+// gradients as the trainer's default does (with two replicas each thread runs half of it).
+const size = paramLayout(info.params).trainableSize;
+const rand = (scale: number) =>
+  Float32Array.from({ length: size }, (_, i) => (((i * 2654435761) % 1000) / 1000 - 0.5) * scale);
+const [params, g0, g1] = [rand(0.1), rand(1e-3), rand(1e-3)];
+const [m, v] = [new Float32Array(size), new Float32Array(size)];
+const adamSteps = 20;
+for (let t = 1; t <= 3; t++) adamUpdate(params, [g0, g1], [0.5, 0.5], m, v, t, DEFAULT_ADAM);
+const adamStart = performance.now();
+for (let t = 4; t < 4 + adamSteps; t++) adamUpdate(params, [g0, g1], [0.5, 0.5], m, v, t, DEFAULT_ADAM);
+console.log(
+  `optimiser (Adam over ${size.toLocaleString('en-US')} parameters, two replicas' gradients, this thread): ${((performance.now() - adamStart) / adamSteps).toFixed(1)} ms per step`,
 );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adamStep, createAdamState, DEFAULT_ADAM } from '../../src/worker/train/adam.js';
+import { adamStep, createAdamState, DEFAULT_ADAM, FLUSH_EVERY } from '../../src/worker/train/adam.js';
 
 describe('Adam (PyTorch semantics, fused with the replica average)', () => {
   it('first step moves each weight by lr·sign(g) (bias-corrected), weight decay included in g', () => {
@@ -46,14 +46,35 @@ describe('Adam (PyTorch semantics, fused with the replica average)', () => {
     expect(a[0]).toBe(b[0]);
   });
 
-  it('flushes denormal-range values to zero instead of letting them slow the CPU', () => {
-    const params = Float32Array.from([1e-35, 1]);
-    const state = createAdamState(2);
+  it('flushes denormal-range values to zero every FLUSH_EVERY steps instead of letting them slow the CPU', () => {
+    const params = Float32Array.from([1e-35, 1, -1e-31]);
+    const state = createAdamState(3);
     state.v[0] = 1e-36;
     state.m[0] = -1e-36;
-    adamStep(params, [Float32Array.from([0, 0])], [1], state, { ...DEFAULT_ADAM, weightDecay: 0 });
+    const noDecay = { ...DEFAULT_ADAM, weightDecay: 0 };
+    const zero = Float32Array.from([0, 0, 0]);
+    adamStep(params, [zero], [1], state, noDecay); // step 1: no pass yet
+    expect(state.m[0]).not.toBe(0);
+    expect(params[0]).not.toBe(0);
+    state.step = FLUSH_EVERY - 1;
+    adamStep(params, [zero], [1], state, noDecay); // step FLUSH_EVERY: the pass
     expect(state.m[0]).toBe(0);
     expect(state.v[0]).toBe(0);
     expect(params[0]).toBe(0);
+    expect(params[2]).toBe(0);
+    expect(params[1]).toBe(1); // a normal value stays
+  });
+
+  it('with a zero gradient, a first moment above the threshold stays a normal float until the next pass', () => {
+    // the flush interval's promise: 0.9 a step for FLUSH_EVERY steps keeps 1e-30 far above 1.2e-38
+    const params = Float32Array.from([1]);
+    const state = createAdamState(1);
+    state.m[0] = 1.01e-30;
+    state.v[0] = 1;
+    const noDecay = { ...DEFAULT_ADAM, weightDecay: 0 };
+    for (let t = 0; t < FLUSH_EVERY - 1; t++) adamStep(params, [Float32Array.from([0])], [1], state, noDecay);
+    expect(state.m[0] as number).toBeGreaterThan(1.2e-38);
+    adamStep(params, [Float32Array.from([0])], [1], state, noDecay);
+    expect(state.m[0]).toBe(0);
   });
 });

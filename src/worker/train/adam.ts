@@ -6,8 +6,12 @@
  * replicas' gradients: one pass over memory per step instead of a dozen tensor ops per weight.
  *
  * Weight decay shrinks idle weights and their moments geometrically into denormal floats, which
- * CPUs process many times slower. Values under FLUSH_BELOW are flushed to zero as they are
- * written; nothing measurable changes and late epochs stay as fast as early ones.
+ * CPUs process many times slower. Every FLUSH_EVERY steps a separate pass sets values under
+ * FLUSH_BELOW to zero; nothing measurable changes and late epochs stay as fast as early ones.
+ * (A test per value inside the update loop made the whole update 2-3x slower: docs/PERFORMANCE.md,
+ * "Adam without a branch per value".) Between two passes a value shrinks by at most 0.9 a step
+ * (the first moment of a weight whose gradient is zero), so nothing above FLUSH_BELOW at one pass
+ * gets near the denormal range (below 1.2e-38) before it is flushed at the next: 1e-30·0.9^64 ≈ 1e-33.
  */
 export interface AdamConfig {
   learningRate: number;
@@ -26,6 +30,7 @@ export const DEFAULT_ADAM: AdamConfig = {
 };
 
 const FLUSH_BELOW = 1e-30;
+export const FLUSH_EVERY = 64;
 
 export interface AdamState {
   step: number;
@@ -77,15 +82,22 @@ export function adamUpdate(
     const p = params[i] as number;
     let g = w0 * (g0[i] as number) + w1 * (g1[i] as number) + wd * p;
     for (let k = 0; k < extra.length; k++) g += (extraShares[k] as number) * ((extra[k] as Float32Array)[i] as number);
-    let mi = b1 * (m[i] as number) + c1 * g;
-    let vi = b2 * (v[i] as number) + c2 * g * g;
-    if (mi < FLUSH_BELOW && mi > -FLUSH_BELOW) mi = 0;
-    if (vi < FLUSH_BELOW) vi = 0;
-    let pi = p - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
-    if (pi < FLUSH_BELOW && pi > -FLUSH_BELOW) pi = 0;
+    const mi = b1 * (m[i] as number) + c1 * g;
+    const vi = b2 * (v[i] as number) + c2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    params[i] = pi;
+    params[i] = p - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
+  }
+  if (t % FLUSH_EVERY === 0) flushTiny([params, m, v], from, to);
+}
+
+/** Zeroes values under FLUSH_BELOW in [from, to) of each array. */
+function flushTiny(arrays: Float32Array[], from: number, to: number): void {
+  for (const a of arrays) {
+    for (let i = from; i < to; i++) {
+      const x = a[i] as number;
+      if (x < FLUSH_BELOW && x > -FLUSH_BELOW) a[i] = 0;
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
+import { swapMovesLess } from '../../src/worker/tf/kernels/batch-mat-mul.js';
 import { columnSums } from '../../src/worker/tf/kernels/sum.js';
 
 /**
@@ -145,6 +146,13 @@ beforeAll(async () => {
     const b = tensor(tb ? [23, 37] : [37, 23]);
     matmulInputs.push([a, b, ta, tb]);
   }
+  // shaped like input gradients (a few rows against a large weight matrix): the swapped form
+  for (const [ta, tb] of [
+    [false, true],
+    [true, true],
+  ] as const) {
+    matmulInputs.push([tensor(ta ? [37, 4] : [4, 37]), tensor([50, 37]), ta, tb]);
+  }
   matmulStock.push(...matmuls());
   sums.inputs = SUM_CASES.map((c) => tensor(c.shape));
   sums.stock = runSums();
@@ -199,6 +207,19 @@ describe('fast training kernels match the stock kernels', () => {
     const fused = tf.fused.matMul({ a, b, transposeA: true, bias, activation: 'relu' }).dataSync();
     const plain = tf.relu(tf.add(tf.matMul(a, b, true, false), bias)).dataSync();
     expect(maxRelError(fused as Float32Array, plain as Float32Array)).toBeLessThan(1e-6);
+  });
+
+  it('matrix products: the swapped form is taken where it moves fewer values, never for a batch', () => {
+    // dy·Wᵀ, 128 rows against a 784 × 512 weight matrix (fashion-fc's last decoder layer)
+    expect(swapMovesLess([1, 128, 784], [1, 512, 784], false, true)).toBe(true);
+    // the same product's transposed twin would swap back: the rule never takes both forms
+    expect(swapMovesLess([1, 512, 784], [1, 128, 784], false, true)).toBe(false);
+    // xᵀ·dy (a weight gradient): packing dy is already the small side
+    expect(swapMovesLess([1, 128, 512], [1, 128, 784], true, false)).toBe(false);
+    expect(swapMovesLess([1, 19, 37], [1, 23, 37], false, true)).toBe(false);
+    expect(swapMovesLess([1, 37, 19], [1, 23, 37], true, true)).toBe(true);
+    expect(swapMovesLess([2, 4, 37], [2, 50, 37], false, true)).toBe(false);
+    expect(swapMovesLess([1, 4, 37], [1, 37, 50], false, false)).toBe(false);
   });
 
   it('wasm: Sum over leading axes, and every other reduction still right', async () => {

@@ -1,7 +1,8 @@
 /**
  * npm run bench:train:profile — where one training step's milliseconds go, kernel by kernel, on
  * the active tfjs backend in this thread (a replica's work: forward, backward, no Adam). Default:
- * the largest model, coco-256-concat at batch 64. Then the optimiser's step over the model's
+ * the largest model, coco-256-concat at batch 64. Each step starts from new weight tensors, as
+ * in training. Then the optimiser's step over the model's
  * parameters (src/worker/train/adam.ts, what the trainer runs after the replicas' gradients).
  *
  *   BENCH_MODEL=fashion-conv BENCH_BATCH=128 npm run bench:train:profile
@@ -35,7 +36,8 @@ const steps = Number(process.env.BENCH_STEPS ?? 2);
 
 const backend = await initBackend();
 const info = describeCvae(spec);
-const vars = createVariables(info.params, initialValues(info.params, 1));
+const values = initialValues(info.params, 1);
+const vars = createVariables(info.params, values);
 const [h, w, c] = info.imageShape;
 const images = tf.randomUniform([batch, h, w, c], 0, 1, 'float32', 1);
 const condition =
@@ -45,6 +47,10 @@ const condition =
 const eps = tf.randomNormal([batch, spec.latentDim], 0, 1, 'float32', 3);
 
 async function step(): Promise<void> {
+  // new weight tensors every step, as a replica loads the optimiser's weights before each batch
+  // (tfjs-backend-wasm's XNNPACK operators are cached by tensor: fixed weights would hide packing)
+  for (const [name, v] of Object.entries(vars))
+    tf.tidy(() => (v as tf.Variable).assign(tf.tensor(values[name] as Float32Array, (v as tf.Variable).shape)));
   const g = computeGradients(spec as CvaeSpec, vars, images, condition, eps);
   // read every gradient back, as a replica does before Adam: the kernels have all run
   await Promise.all(Object.values(g.grads).map((t) => t.data()));

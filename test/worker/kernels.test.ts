@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
-import { swapMovesLess } from '../../src/worker/tf/kernels/batch-mat-mul.js';
+import { swapIsCheaper } from '../../src/worker/tf/kernels/batch-mat-mul.js';
 import { columnSums } from '../../src/worker/tf/kernels/sum.js';
 
 /**
@@ -56,6 +56,25 @@ function kernels(c: Case, i: Inputs) {
 
 function matmuls() {
   return matmulInputs.map(([a, b, ta, tb]) => tf.matMul(a, b, ta, tb).dataSync() as Float32Array);
+}
+
+// dense layers' fused products (bias + activation), shaped so that the swapped form is taken
+const FUSED_ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'elu', 'leakyrelu', 'prelu'] as const;
+const fusedCase = { a: [] as tf.Tensor[], b: [] as tf.Tensor[], bias: [] as tf.Tensor[], stock: [] as Float32Array[] };
+function fusedMatmuls() {
+  return FUSED_ACTIVATIONS.map(
+    (activation, k) =>
+      tf.fused
+        .matMul({
+          a: fusedCase.a[k] as tf.Tensor2D,
+          b: fusedCase.b[k] as tf.Tensor2D,
+          transposeA: k % 2 === 1,
+          bias: fusedCase.bias[k] as tf.Tensor,
+          activation,
+          ...(activation === 'prelu' ? { preluActivationWeights: tf.fill([50], 0.1) } : {}),
+        })
+        .dataSync() as Float32Array,
+  );
 }
 
 function maxRelError(a: Float32Array, b: Float32Array): number {
@@ -146,14 +165,22 @@ beforeAll(async () => {
     const b = tensor(tb ? [23, 37] : [37, 23]);
     matmulInputs.push([a, b, ta, tb]);
   }
-  // shaped like input gradients (a few rows against a large weight matrix): the swapped form
+  // a few rows against a large matrix (as with a new weight matrix each step): the swapped form
   for (const [ta, tb] of [
     [false, true],
     [true, true],
+    [false, false],
+    [true, false],
   ] as const) {
-    matmulInputs.push([tensor(ta ? [37, 4] : [4, 37]), tensor([50, 37]), ta, tb]);
+    matmulInputs.push([tensor(ta ? [37, 4] : [4, 37]), tensor(tb ? [50, 37] : [37, 50]), ta, tb]);
   }
   matmulStock.push(...matmuls());
+  FUSED_ACTIVATIONS.forEach((_, k) => {
+    fusedCase.a.push(tensor(k % 2 === 1 ? [37, 4] : [4, 37]));
+    fusedCase.b.push(tensor([37, 50]));
+    fusedCase.bias.push(tensor([50]));
+  });
+  fusedCase.stock = fusedMatmuls();
   sums.inputs = SUM_CASES.map((c) => tensor(c.shape));
   sums.stock = runSums();
   resizes.inputs = RESIZE_CASES.map((c) => tensor(c.x));
@@ -207,19 +234,48 @@ describe('fast training kernels match the stock kernels', () => {
     const fused = tf.fused.matMul({ a, b, transposeA: true, bias, activation: 'relu' }).dataSync();
     const plain = tf.relu(tf.add(tf.matMul(a, b, true, false), bias)).dataSync();
     expect(maxRelError(fused as Float32Array, plain as Float32Array)).toBeLessThan(1e-6);
+    // swapped fused products, twice each: first with the small operand packed, then (the same
+    // right operand met again) packed the usual way
+    const onWasm = (ts: tf.Tensor[]) => ts.map((t) => tf.tensor(t.dataSync(), t.shape));
+    fusedCase.a = onWasm(fusedCase.a);
+    fusedCase.b = onWasm(fusedCase.b);
+    fusedCase.bias = onWasm(fusedCase.bias);
+    for (let round = 0; round < 2; round++)
+      fusedMatmuls().forEach((ours, k) => {
+        expect(maxRelError(ours, fusedCase.stock[k] as Float32Array), `${FUSED_ACTIVATIONS[k]} ${round}`).toBeLessThan(
+          1e-5,
+        );
+      });
   });
 
-  it('matrix products: the swapped form is taken where it moves fewer values, never for a batch', () => {
+  it('matrix products: the swapped form is taken where it costs less, never for a product and its twin', () => {
     // dy·Wᵀ, 128 rows against a 784 × 512 weight matrix (fashion-fc's last decoder layer)
-    expect(swapMovesLess([1, 128, 784], [1, 512, 784], false, true)).toBe(true);
-    // the same product's transposed twin would swap back: the rule never takes both forms
-    expect(swapMovesLess([1, 512, 784], [1, 128, 784], false, true)).toBe(false);
+    expect(swapIsCheaper([1, 128, 784], [1, 512, 784], false, true)).toBe(true);
+    // x·W, a new weight matrix each training step: pack x instead
+    expect(swapIsCheaper([1, 128, 784], [1, 784, 512], false, false)).toBe(true);
     // xᵀ·dy (a weight gradient): packing dy is already the small side
-    expect(swapMovesLess([1, 128, 512], [1, 128, 784], true, false)).toBe(false);
-    expect(swapMovesLess([1, 19, 37], [1, 23, 37], false, true)).toBe(false);
-    expect(swapMovesLess([1, 37, 19], [1, 23, 37], true, true)).toBe(true);
-    expect(swapMovesLess([2, 4, 37], [2, 50, 37], false, true)).toBe(false);
-    expect(swapMovesLess([1, 4, 37], [1, 37, 50], false, false)).toBe(false);
+    expect(swapIsCheaper([1, 128, 512], [1, 128, 784], true, false)).toBe(false);
+    // a small right operand stays where it is
+    expect(swapIsCheaper([1, 128, 784], [1, 784, 16], false, false)).toBe(false);
+    expect(swapIsCheaper([2, 4, 37], [2, 50, 37], false, true)).toBe(false);
+    // no shape and flags where both a product and its swapped twin would swap
+    for (const [m, k, n] of [
+      [128, 784, 512],
+      [4, 37, 50],
+      [19, 37, 23],
+      [512, 128, 784],
+      [1, 1, 1],
+      [300, 2, 7],
+    ] as const)
+      for (const ta of [false, true])
+        for (const tb of [false, true]) {
+          const a = ta ? [1, k, m] : [1, m, k];
+          const b = tb ? [1, n, k] : [1, k, n];
+          // the twin computes Cᵀ = op(B)ᵀ·op(A)ᵀ: operands B and A as stored, flags !tb and !ta
+          expect(swapIsCheaper(a, b, ta, tb) && swapIsCheaper(b, a, !tb, !ta), `${m} ${k} ${n} ${ta} ${tb}`).toBe(
+            false,
+          );
+        }
   });
 
   it('wasm: Sum over leading axes, and every other reduction still right', async () => {

@@ -1,19 +1,20 @@
-import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { callKernel, wrapRegistered } from './compose.js';
 
 /**
- * Matrix products with a transposed operand, as an explicit Transpose plus the plain product.
+ * Matrix products for tfjs' WebAssembly backend, in the form its fast path runs best.
  *
- * Why: tfjs' WebAssembly BatchMatMul/_FusedMatMul take XNNPACK's fast path only for untransposed
- * operands; with transposeA or transposeB (every dense-layer gradient) they fall back to a loop
- * ~10x slower (measured: 70 ms vs 8 ms for [3136x128]ᵀ·[128x128]). A transpose is a copy.
- *
- * The fast path packs its right operand into XNNPACK's layout on every call with a new tensor
- * (operators are cached by the tensor, and in training every operand is new each step), so the
- * right operand's size is paid twice: transposed, then packed. For an input gradient dy·Wᵀ that
- * operand is the whole weight matrix; Cᵀ = op(B)ᵀ·op(A)ᵀ packs the batch-sized one instead and
- * transposes the (batch-sized) result back. BatchMatMul takes whichever form moves fewer values
- * (docs/PERFORMANCE.md, "Input gradients with the small operand packed").
+ * 1. Transposed operands as an explicit Transpose plus the plain product: tfjs' WebAssembly
+ *    BatchMatMul/_FusedMatMul take XNNPACK's fast path only for untransposed operands; with
+ *    transposeA or transposeB (every dense-layer gradient) they fall back to a loop ~10x slower
+ *    (measured: 70 ms vs 8 ms for [3136x128]ᵀ·[128x128]). A transpose is a copy.
+ * 2. The small operand packed: the fast path packs its right operand into XNNPACK's layout on
+ *    every call with a tensor it has not met (operators are cached by the tensor), and in
+ *    training every weight is a new tensor each step. Packing costs about 3.5x a transpose per
+ *    value, and the weight matrix is the large operand: Cᵀ = op(B)ᵀ·op(A)ᵀ packs the batch-sized
+ *    one instead and transposes the batch-sized result back (docs/PERFORMANCE.md, "Products with
+ *    the small operand packed"). A right operand met a second time is packed the usual way,
+ *    once: then XNNPACK's cached copy serves every later call (evaluation with fixed weights).
  */
 function wrap(backendName: string, kernelName: string, original: KernelFunc): KernelFunc {
   const untransposed: KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
@@ -38,30 +39,63 @@ function wrap(backendName: string, kernelName: string, original: KernelFunc): Ke
       for (const t of temps) backend.disposeData(t.dataId);
     }
   };
-  if (kernelName !== 'BatchMatMul') return untransposed; // a fused bias runs along C's columns: no swap
+  // right operands met untransposed once (by their data): the second time they are packed
+  const metAsRight = new WeakSet<object>();
   return (args) => {
-    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-    if (!swapMovesLess(a.shape, b.shape, transposeA, transposeB)) return untransposed(args);
-    const backend = args.backend as KernelBackend;
-    const swapped = untransposed({
-      ...args,
-      inputs: { a: b, b: a },
-      attrs: { ...args.attrs, transposeA: !transposeB, transposeB: !transposeA },
-    }) as TensorInfo;
-    try {
-      return callKernel(
-        backendName,
-        backend,
-        'Transpose',
-        { x: swapped },
-        { perm: lastTwoSwapped(swapped.shape.length) },
-      );
-    } finally {
-      backend.disposeData(swapped.dataId);
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const attrs = args.attrs as {
+      transposeA: boolean;
+      transposeB: boolean;
+      activation?: string;
+      leakyreluAlpha?: number;
+    };
+    const { transposeA, transposeB } = attrs;
+    const activation = attrs.activation ?? 'linear';
+    if (!a || !b || preluActivationWeights || !(activation in EPILOGUE)) return untransposed(args);
+    if (!transposeB) {
+      const key = b.dataId as object;
+      if (metAsRight.has(key)) return untransposed(args);
+      metAsRight.add(key);
     }
+    if (!swapIsCheaper(a.shape, b.shape, transposeA, transposeB)) return untransposed(args);
+    const backend = args.backend as KernelBackend;
+    // the plain product (the rule never swaps a swapped product back)
+    const swapped = callKernel(
+      backendName,
+      backend,
+      'BatchMatMul',
+      { a: b, b: a },
+      {
+        transposeA: !transposeB,
+        transposeB: !transposeA,
+      },
+    );
+    // the fused epilogue (bias along C's columns, then the activation) after the transpose back
+    let out = swapped;
+    const then = (name: string, inputs: Record<string, TensorInfo>, extra: NamedAttrMap = {}) => {
+      const next = callKernel(backendName, backend, name, inputs, extra);
+      backend.disposeData(out.dataId);
+      out = next;
+    };
+    then('Transpose', { x: out }, { perm: lastTwoSwapped(out.shape.length) });
+    if (kernelName === '_FusedMatMul') {
+      if (bias) then('Add', { a: out, b: bias });
+      const step = EPILOGUE[activation];
+      if (step) then(step, { x: out }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
+    }
+    return out;
   };
 }
+
+/** _FusedMatMul's activations as kernels ('linear': none; prelu takes the stock path). */
+const EPILOGUE: Record<string, string | undefined> = {
+  linear: undefined,
+  relu: 'Relu',
+  relu6: 'Relu6',
+  elu: 'Elu',
+  sigmoid: 'Sigmoid',
+  leakyrelu: 'LeakyRelu',
+};
 
 const lastTwoSwapped = (rank: number) => {
   const perm = Array.from({ length: rank }, (_, i) => i);
@@ -69,13 +103,16 @@ const lastTwoSwapped = (rank: number) => {
   return perm;
 };
 
+/** What packing one value into XNNPACK's layout costs, in transposed values (measured: PERFORMANCE.md). */
+const PACK_COST = 3.5;
+
 /**
- * Whether Cᵀ = op(B)ᵀ·op(A)ᵀ moves fewer values than C = op(A)·op(B): each operand transposed
- * first counts once, the right operand (packed) once more, and the swapped form's result once for
- * its transpose back. Only for one matrix on each side (a batch of them takes another path).
+ * Whether Cᵀ = op(B)ᵀ·op(A)ᵀ costs less than C = op(A)·op(B), counting each transposed operand
+ * once, the right operand's packing PACK_COST times, and the swapped form's result once for its
+ * transpose back. Only for one matrix on each side (a batch of them takes another path). Never
+ * true for both a product and its swapped twin, so the rule cannot go back and forth.
  */
-export function swapMovesLess(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): boolean {
-  if (!transposeA && !transposeB) return false;
+export function swapIsCheaper(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): boolean {
   const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
   const batch = (s: number[]) => size(s.slice(0, -2));
   if (batch(aShape) !== 1 || batch(bShape) !== 1) return false;
@@ -84,8 +121,8 @@ export function swapMovesLess(aShape: number[], bShape: number[], transposeA: bo
   const cSize = (transposeA ? aCols : aRows) * (transposeB ? bRows : bCols);
   const a = aRows * aCols;
   const b = bRows * bCols;
-  const direct = (transposeA ? a : 0) + (transposeB ? b : 0) + b;
-  const swapped = (transposeB ? 0 : b) + (transposeA ? 0 : a) + a + cSize;
+  const direct = (transposeA ? a : 0) + (transposeB ? b : 0) + PACK_COST * b;
+  const swapped = (transposeB ? 0 : b) + (transposeA ? 0 : a) + PACK_COST * a + cSize;
   return swapped < direct;
 }
 

@@ -77,13 +77,18 @@ function wrap(backendName: string, kernelName: string, original: KernelFunc): Ke
       backend.disposeData(out.dataId);
       out = next;
     };
-    then('Transpose', { x: out }, { perm: lastTwoSwapped(out.shape.length) });
-    if (kernelName === '_FusedMatMul') {
-      if (bias) then('Add', { a: out, b: bias });
-      const step = EPILOGUE[activation];
-      if (step) then(step, { x: out }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
+    try {
+      then('Transpose', { x: out }, { perm: lastTwoSwapped(out.shape.length) });
+      if (kernelName === '_FusedMatMul') {
+        if (bias) then('Add', { a: out, b: bias });
+        const step = EPILOGUE[activation];
+        if (step) then(step, { x: out }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
+      }
+      return out;
+    } catch (error) {
+      backend.disposeData(out.dataId);
+      throw error;
     }
-    return out;
   };
 }
 

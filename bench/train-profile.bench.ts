@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ARCHITECTURES } from '../src/shared/arch/catalogue.js';
 import { describeCvae } from '../src/shared/arch/shapes.js';
 import type { CvaeSpec } from '../src/shared/arch/spec.js';
+import { createRng, normalArray } from '../src/shared/random.js';
 import { createVariables, initialValues } from '../src/worker/model/weights.js';
 import { initBackend } from '../src/worker/tf/backend.js';
 import { adamUpdate, DEFAULT_ADAM } from '../src/worker/train/adam.js';
@@ -105,8 +106,8 @@ console.log(
 // The optimiser: Adam over every trainable parameter in this thread, averaging two replicas'
 // gradients as the trainer's default does (with two replicas each thread runs half of it).
 const size = paramLayout(info.params).trainableSize;
-const rand = (scale: number) =>
-  Float32Array.from({ length: size }, (_, i) => (((i * 2654435761) % 1000) / 1000 - 0.5) * scale);
+const rng = createRng(4);
+const rand = (scale: number) => normalArray(rng, size).map((x) => x * scale);
 const [params, g0, g1] = [rand(0.1), rand(1e-3), rand(1e-3)];
 const [m, v] = [new Float32Array(size), new Float32Array(size)];
 const adamSteps = 20;

@@ -174,6 +174,18 @@ beforeAll(async () => {
   ] as const) {
     matmulInputs.push([tensor(ta ? [37, 4] : [4, 37]), tensor(tb ? [50, 37] : [37, 50]), ta, tb]);
   }
+  // the project's own products (own-gemm.ts): K over one block of 256 with a ragged tail (and
+  // K mod 4 ≠ 0 for A·Bᵀ), edges of every tile shape, batches in step and one matrix against a batch
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+  ] as const) {
+    matmulInputs.push([tensor(ta ? [301, 13] : [13, 301]), tensor(tb ? [21, 301] : [301, 21]), ta, tb]);
+    matmulInputs.push([tensor(ta ? [3, 37, 6] : [3, 6, 37]), tensor(tb ? [3, 11, 37] : [3, 37, 11]), ta, tb]);
+    matmulInputs.push([tensor(ta ? [2, 37, 5] : [2, 5, 37]), tensor(tb ? [10, 37] : [37, 10]), ta, tb]);
+    matmulInputs.push([tensor(ta ? [37, 5] : [5, 37]), tensor(tb ? [1, 10, 37] : [1, 37, 10]), ta, tb]);
+  }
   matmulStock.push(...matmuls());
   FUSED_ACTIVATIONS.forEach((_, k) => {
     fusedCase.a.push(tensor(k % 2 === 1 ? [37, 4] : [4, 37]));
@@ -219,8 +231,8 @@ describe('fast training kernels match the stock kernels', () => {
     });
   });
 
-  it('wasm: matrix products with transposed operands', async () => {
-    await initBackend('wasm', () => {});
+  it('wasm: matrix products (the own products and the XNNPACK path behind them)', async () => {
+    expect((await initBackend('wasm', () => {})).label).toContain('with own matrix products');
     matmulInputs.forEach((m) => {
       m[0] = tf.tensor(m[0].dataSync(), m[0].shape);
       m[1] = tf.tensor(m[1].dataSync(), m[1].shape);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradients; the umbrella package does, into the same
 // tfjs-core instance (tfjs-node depends on it too). Imported for that side effect.
 import '@tensorflow/tfjs';
+import { prepareOwnGemm } from './kernels/own-gemm.js';
 import { registerFastKernels } from './kernels/register.js';
 
 /**
@@ -43,12 +44,15 @@ export async function initBackend(
       await import(c.module);
       if (!(await tf.setBackend(c.backend))) throw new Error('setBackend returned false');
       await tf.ready();
-      const patchedKernels = registerFastKernels(c.backend);
       let label = c.module;
       if (c.backend === 'wasm') {
         const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
         label += simd ? ' (simd)' : ' (no simd)';
+        // CVAE_WASM_GEMM=xnnpack keeps tfjs' own products (to compare, or should ours misbehave)
+        if (simd && process.env.CVAE_WASM_GEMM !== 'xnnpack' && (await prepareOwnGemm(tf.backend())))
+          label += ' with own matrix products';
       }
+      const patchedKernels = registerFastKernels(c.backend);
       active = { name: c.backend, label, patchedKernels, skipped };
       log(
         `tfjs backend: ${label}` +

@@ -16,7 +16,7 @@ import { callKernel, wrapRegistered } from './compose.js';
  *    the small operand packed"). A right operand met a second time is packed the usual way,
  *    once: then XNNPACK's cached copy serves every later call (evaluation with fixed weights).
  */
-function wrap(backendName: string, kernelName: string, original: KernelFunc): KernelFunc {
+export function xnnpackMatMul(backendName: string, kernelName: string, original: KernelFunc): KernelFunc {
   const untransposed: KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
     const backend = anyBackend as KernelBackend;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
@@ -93,7 +93,7 @@ function wrap(backendName: string, kernelName: string, original: KernelFunc): Ke
 }
 
 /** _FusedMatMul's activations as kernels ('linear': none; prelu takes the stock path). */
-const EPILOGUE: Record<string, string | undefined> = {
+export const EPILOGUE: Record<string, string | undefined> = {
   linear: undefined,
   relu: 'Relu',
   relu6: 'Relu6',
@@ -133,5 +133,5 @@ export function swapIsCheaper(aShape: number[], bShape: number[], transposeA: bo
 
 export const untransposedMatMulConfigs = (backendName: string): KernelConfig[] =>
   ['BatchMatMul', '_FusedMatMul'].flatMap((kernelName) =>
-    wrapRegistered(kernelName, backendName, (original) => wrap(backendName, kernelName, original)),
+    wrapRegistered(kernelName, backendName, (original) => xnnpackMatMul(backendName, kernelName, original)),
   );

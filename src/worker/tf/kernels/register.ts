@@ -1,7 +1,7 @@
 import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import { untransposedMatMulConfigs } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { ownGemmConfigs } from './own-gemm.js';
 import { resizeNearestGradConfigs } from './resize-nearest-grad.js';
 import { leadingAxesSumConfigs } from './sum.js';
 
@@ -9,9 +9,9 @@ import { leadingAxesSumConfigs } from './sum.js';
  * Training kernels we replace, per backend. The native TensorFlow backends (tfjs-node,
  * tfjs-node-gpu) keep their own. Each replacement is checked against the stock kernel in
  * test/worker/kernels.test.ts.
- *  - wasm: has no Conv2DBackpropFilter at all, a scalar-loop Conv2DBackpropInput, and slow
- *    transposed matrix products, a Sum over leading axes that transposes the tensor first, and a
- *    slow nearest-upsampling gradient.
+ *  - wasm: has no Conv2DBackpropFilter at all, a scalar-loop Conv2DBackpropInput, matrix
+ *    products that repack a new weight matrix every step (slow ones when transposed), a Sum over
+ *    leading axes that transposes the tensor first, and a slow nearest-upsampling gradient.
  *  - cpu: its Conv2DBackpropFilter is a scalar loop that takes ~96% of a convolutional step, and
  *    its ResizeNearestNeighborGrad reads dy at the image's batch offset: wrong for batch > 1.
  */
@@ -19,7 +19,7 @@ const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
   wasm: (b) => [
     conv2DBackpropFilterConfig(b),
     conv2DBackpropInputConfig(b),
-    ...untransposedMatMulConfigs(b),
+    ...ownGemmConfigs(b),
     ...leadingAxesSumConfigs(b),
     ...resizeNearestGradConfigs(b),
   ],

@@ -1,0 +1,147 @@
+import {
+  backend_util,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { assemble } from '../wasm/assemble.js';
+import { gemmWat, PANEL_BYTES } from '../wasm/gemm-wat.js';
+import { EPILOGUE, xnnpackMatMul } from './batch-mat-mul.js';
+import { callKernel, wrapRegistered } from './compose.js';
+
+/**
+ * BatchMatMul and _FusedMatMul for tfjs' WebAssembly backend on the project's own products
+ * (src/worker/tf/wasm/gemm-wat.ts), which read both operands where they lie, transposed or not:
+ * no XNNPACK operator and packing for every new weight matrix, no transposed copies. What they do
+ * not take (prelu, batches that broadcast other than from one matrix, other dtypes) goes to the
+ * XNNPACK path (batch-mat-mul.ts).
+ */
+
+interface GemmExports {
+  /** C (+)= A·B, A(i, k) at a + i·rs + k·ks, B(k, j) at b + k·bk + j·bj, C row-major (bytes) */
+  gemm(
+    a: number,
+    rs: number,
+    ks: number,
+    b: number,
+    bk: number,
+    bj: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    accumulate: number,
+    panel: number,
+  ): void;
+}
+
+interface OwnGemm {
+  gemm: GemmExports['gemm'];
+  /** PANEL_BYTES of the backend's heap, kept for the life of the backend */
+  panel: number;
+}
+
+interface WasmBackendInternals {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; _malloc(bytes: number): number };
+  getMemoryOffset(dataId: object): number;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+const instances = new WeakMap<object, OwnGemm>();
+
+/** The backend's wasm memory: exported by the plain build, created by the threaded one. */
+function backendMemory(backend: object): WebAssembly.Memory | undefined {
+  const wasm = (backend as Partial<WasmBackendInternals>).wasm;
+  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/**
+ * Assembles the products over this backend's memory. Until it has run (or where the memory cannot
+ * be found), the kernels below hand every product to the XNNPACK path.
+ */
+export async function prepareOwnGemm(backend: object): Promise<boolean> {
+  if (instances.has(backend)) return true;
+  const memory = backendMemory(backend);
+  if (!memory) return false;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = await assemble('gemm.wat', gemmWat({ shared }));
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const { gemm } = instance.exports as unknown as GemmExports;
+  const panel = (backend as WasmBackendInternals).wasm._malloc(PANEL_BYTES) >>> 0;
+  instances.set(backend, { gemm, panel });
+  return true;
+}
+
+const size = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
+
+function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as KernelBackend & WasmBackendInternals;
+    const own = instances.get(backend);
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const attrs = args.attrs as {
+      transposeA: boolean;
+      transposeB: boolean;
+      activation?: string;
+      leakyreluAlpha?: number;
+    };
+    const { transposeA, transposeB } = attrs;
+    const activation = attrs.activation ?? 'linear';
+    if (!own || !a || !b || preluActivationWeights || !(activation in EPILOGUE)) return fallback(args);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const [aRows, aCols] = a.shape.slice(-2) as [number, number];
+    const [bRows, bCols] = b.shape.slice(-2) as [number, number];
+    const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols];
+    const n = transposeB ? bRows : bCols;
+    const batchA = size(a.shape.slice(0, -2));
+    const batchB = size(b.shape.slice(0, -2));
+    const batchShape = backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const batch = size(batchShape);
+    // one matrix against a batch, or batches in step; anything else broadcasts inside the shapes
+    if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return fallback(args);
+    if (m === 0 || n === 0 || k === 0) return fallback(args);
+
+    let out = backend.makeOutput([...batchShape, m, n], 'float32');
+    const pa = backend.getMemoryOffset(a.dataId);
+    const pb = backend.getMemoryOffset(b.dataId);
+    const pc = backend.getMemoryOffset(out.dataId);
+    const strideA = batchA === 1 ? 0 : m * k * 4;
+    const strideB = batchB === 1 ? 0 : k * n * 4;
+    for (let i = 0; i < batch; i++) {
+      const ai = pa + i * strideA;
+      const bi = pb + i * strideB;
+      const ci = pc + i * m * n * 4;
+      // A stored M×K (rows k·4 apart) or, transposed, K×M; B stored K×N or, transposed, N×K
+      const [rs, ks] = transposeA ? [4, m * 4] : [k * 4, 4];
+      const [bk, bj] = transposeB ? [4, k * 4] : [n * 4, 4];
+      own.gemm(ai, rs, ks, bi, bk, bj, ci, n * 4, m, n, k, 0, own.panel);
+    }
+    if (kernelName !== '_FusedMatMul') return out;
+    // the fused epilogue: bias along C's columns, then the activation
+    const then = (name: string, inputs: Record<string, TensorInfo>, extra: NamedAttrMap = {}) => {
+      const next = callKernel(backendName, backend, name, inputs, extra);
+      backend.disposeData(out.dataId);
+      out = next;
+    };
+    try {
+      if (bias) then('Add', { a: out, b: bias });
+      const step = EPILOGUE[activation];
+      if (step) then(step, { x: out }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
+      return out;
+    } catch (error) {
+      backend.disposeData(out.dataId);
+      throw error;
+    }
+  };
+}
+
+export const ownGemmConfigs = (backendName: string): KernelConfig[] =>
+  ['BatchMatMul', '_FusedMatMul'].flatMap((kernelName) =>
+    wrapRegistered(kernelName, backendName, (original) =>
+      ownGemm(backendName, kernelName, xnnpackMatMul(backendName, kernelName, original)),
+    ),
+  );

@@ -2,8 +2,8 @@
  * npm run bench:train:profile — where one training step's milliseconds go, kernel by kernel, on
  * the active tfjs backend in this thread (a replica's work: forward, backward, no Adam). Default:
  * the largest model, coco-256-concat at batch 64. Each step starts from new weight tensors, as
- * in training. Then the optimiser's step over the model's
- * parameters (src/worker/train/adam.ts, what the trainer runs after the replicas' gradients).
+ * in training. Then the optimiser's step over the model's parameters (what the trainer runs after
+ * the replicas' gradients: src/worker/train/adam-wasm.ts, and the JavaScript adam.ts beside it).
  *
  *   BENCH_MODEL=fashion-conv BENCH_BATCH=128 npm run bench:train:profile
  *   BENCH_STEPS=3 npm run bench:train:profile     # steps profiled after one warm-up step
@@ -23,8 +23,10 @@ import { createRng, normalArray } from '../src/shared/random.js';
 import { createVariables, initialValues } from '../src/worker/model/weights.js';
 import { initBackend } from '../src/worker/tf/backend.js';
 import { adamUpdate, DEFAULT_ADAM } from '../src/worker/train/adam.js';
+import { type AdamKernel, wasmAdam } from '../src/worker/train/adam-wasm.js';
 import { paramLayout } from '../src/worker/train/layout.js';
 import { computeGradients } from '../src/worker/train/step.js';
+import { SharedArena } from '../src/worker/wasm/arena.js';
 
 const id = process.env.BENCH_MODEL ?? 'coco-256-concat';
 const spec = ARCHITECTURES[id] as CvaeSpec | undefined;
@@ -103,17 +105,26 @@ console.log(
   `composite entries (their kernels are counted above): ${wrappers.map(([n, e]) => `${n} ${perStep(e.ms)} ms`).join(', ') || 'none'}`,
 );
 
-// The optimiser: Adam over every trainable parameter in this thread, averaging two replicas'
-// gradients as the trainer's default does (with two replicas each thread runs half of it).
+// The optimiser: Adam over every trainable parameter, averaging two replicas' gradients as the
+// trainer's default does: in wasm over the trainer's arena (what it runs), and the JavaScript
+// update it falls back to (more than two replicas; each replica then runs a slice of it).
 const size = paramLayout(info.params).trainableSize;
 const rng = createRng(4);
-const rand = (scale: number) => normalArray(rng, size).map((x) => x * scale);
-const [params, g0, g1] = [rand(0.1), rand(1e-3), rand(1e-3)];
-const [m, v] = [new Float32Array(size), new Float32Array(size)];
+const arena = new SharedArena(5 * size, 5);
+const [params, g0, g1, m, v] = [0.1, 1e-3, 1e-3, 0, 0].map((scale) => {
+  const a = arena.floats(size);
+  if (scale) a.set(normalArray(rng, size).map((x) => x * scale));
+  return a;
+}) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
 const adamSteps = 20;
-for (let t = 1; t <= 3; t++) adamUpdate(params, [g0, g1], [0.5, 0.5], m, v, t, DEFAULT_ADAM);
-const adamStart = performance.now();
-for (let t = 4; t < 4 + adamSteps; t++) adamUpdate(params, [g0, g1], [0.5, 0.5], m, v, t, DEFAULT_ADAM);
+const timeAdam = (update: AdamKernel) => {
+  for (let t = 1; t <= 3; t++) update(params, [g0, g1], [0.5, 0.5], m, v, t, DEFAULT_ADAM, 0, size);
+  const start = performance.now();
+  for (let t = 4; t < 4 + adamSteps; t++) update(params, [g0, g1], [0.5, 0.5], m, v, t, DEFAULT_ADAM, 0, size);
+  return ((performance.now() - start) / adamSteps).toFixed(1);
+};
+const wasmMs = timeAdam(await wasmAdam(arena));
+const jsMs = timeAdam(adamUpdate);
 console.log(
-  `optimiser (Adam over ${size.toLocaleString('en-US')} parameters, two replicas' gradients, this thread): ${((performance.now() - adamStart) / adamSteps).toFixed(1)} ms per step`,
+  `optimiser (Adam over ${size.toLocaleString('en-US')} parameters, two replicas' gradients, this thread): ${wasmMs} ms per step in wasm (the trainer's), ${jsMs} ms in JavaScript`,
 );

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { adamStep, createAdamState, DEFAULT_ADAM, FLUSH_EVERY } from '../../src/worker/train/adam.js';
+import { createRng, normalArray } from '../../src/shared/random.js';
+import { adamStep, adamUpdate, createAdamState, DEFAULT_ADAM, FLUSH_EVERY } from '../../src/worker/train/adam.js';
+import { wasmAdam } from '../../src/worker/train/adam-wasm.js';
+import { SharedArena } from '../../src/worker/wasm/arena.js';
 
 describe('Adam (PyTorch semantics, fused with the replica average)', () => {
   it('first step moves each weight by lr·sign(g) (bias-corrected), weight decay included in g', () => {
@@ -76,5 +79,62 @@ describe('Adam (PyTorch semantics, fused with the replica average)', () => {
     expect(state.m[0] as number).toBeGreaterThan(1.2e-38);
     adamStep(params, [Float32Array.from([0])], [1], state, noDecay);
     expect(state.m[0]).toBe(0);
+  });
+});
+
+describe('Adam in wasm over the trainer arena', () => {
+  const n = 1001; // not a whole number of vectors
+  const rng = createRng(5);
+  function arrays(arena: SharedArena) {
+    const [p, m, v, g0, g1] = [0, 1, 2, 3, 4].map(() => arena.floats(n)) as Float32Array[];
+    p?.set(normalArray(rng, n));
+    g0?.set(normalArray(rng, n));
+    g1?.set(normalArray(rng, n));
+    return { p: p as Float32Array, m: m as Float32Array, v: v as Float32Array, g: [g0, g1] as Float32Array[] };
+  }
+
+  it('matches adamUpdate (float64 JavaScript) to float32 rounding, one or two slots, any range', async () => {
+    const arena = new SharedArena(5 * n, 5);
+    const kernel = await wasmAdam(arena);
+    const ours = arrays(arena);
+    const js = { p: ours.p.slice(), m: ours.m.slice(), v: ours.v.slice(), g: ours.g.map((g) => g.slice()) };
+    const cfg = { ...DEFAULT_ADAM, learningRate: 0.01, weightDecay: 0.01 };
+    for (let t = 1; t <= 6; t++) {
+      const slots = t % 2 ? 1 : 2;
+      const shares = slots === 1 ? [1] : [0.75, 0.25];
+      const [from, to] = t % 3 ? [0, n] : [3, 998]; // unaligned ends take the scalar tail
+      kernel(ours.p, ours.g.slice(0, slots), shares, ours.m, ours.v, t, cfg, from, to);
+      adamUpdate(js.p, js.g.slice(0, slots), shares, js.m, js.v, t, cfg, from, to);
+    }
+    let err = 0;
+    for (let i = 0; i < n; i++) err = Math.max(err, Math.abs((ours.p[i] as number) - (js.p[i] as number)));
+    expect(err).toBeGreaterThan(0); // float32 arithmetic, not the JavaScript path
+    expect(err).toBeLessThan(1e-6);
+    expect(Array.from(ours.m.slice(0, 4)).every((x) => x !== 0)).toBe(true);
+  });
+
+  it('flushes on the steps the JavaScript update does', async () => {
+    const arena = new SharedArena(5 * n, 5);
+    const kernel = await wasmAdam(arena);
+    const { p, m, v, g } = arrays(arena);
+    (g[0] as Float32Array).fill(0);
+    const noDecay = { ...DEFAULT_ADAM, weightDecay: 0 };
+    m[0] = 1e-35;
+    kernel(p, [g[0] as Float32Array], [1], m, v, FLUSH_EVERY - 1, noDecay, 0, n);
+    expect(m[0]).not.toBe(0);
+    m[0] = 1e-35;
+    kernel(p, [g[0] as Float32Array], [1], m, v, FLUSH_EVERY, noDecay, 0, n);
+    expect(m[0]).toBe(0);
+  });
+
+  it('refuses arrays outside its arena, and the arena refuses more than it was made for', async () => {
+    const arena = new SharedArena(5 * n, 5);
+    const kernel = await wasmAdam(arena);
+    const { p, m, v } = arrays(arena);
+    const outside = new Float32Array(n);
+    expect(() => kernel(p, [outside], [1], m, v, 1, DEFAULT_ADAM, 0, n)).toThrow(/outside its arena/);
+    const small = new SharedArena(8, 1);
+    expect(small.floats(8).byteOffset % 16).toBe(0);
+    expect(() => small.floats((3 * 65536) / 4)).toThrow(/out of the space/);
   });
 });

@@ -46,7 +46,7 @@ export function createAdamState(
 }
 
 /** Bias-corrected step size and epsilon for step t (Kingma & Ba, section 2; as PyTorch computes them). */
-function corrections(t: number, cfg: AdamConfig) {
+export function adamCorrections(t: number, cfg: AdamConfig) {
   const c2 = Math.sqrt(1 - cfg.beta2 ** t);
   return { stepSize: (cfg.learningRate * c2) / (1 - cfg.beta1 ** t), epsHat: cfg.epsilon * c2 };
 }
@@ -67,7 +67,7 @@ export function adamUpdate(
   from = 0,
   to = m.length,
 ): void {
-  const { stepSize, epsHat } = corrections(t, cfg);
+  const { stepSize, epsHat } = adamCorrections(t, cfg);
   const { beta1: b1, beta2: b2, weightDecay: wd } = cfg;
   const c1 = 1 - b1;
   const c2 = 1 - b2;
@@ -88,7 +88,12 @@ export function adamUpdate(
     v[i] = vi;
     params[i] = p - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
   }
-  if (t % FLUSH_EVERY === 0) flushTiny([params, m, v], from, to);
+  flushIfDue(t, [params, m, v], from, to);
+}
+
+/** The flush pass, on the steps it is due (every FLUSH_EVERY). */
+export function flushIfDue(t: number, arrays: Float32Array[], from: number, to: number): void {
+  if (t % FLUSH_EVERY === 0) flushTiny(arrays, from, to);
 }
 
 /** Zeroes values under FLUSH_BELOW in [from, to) of each array. */

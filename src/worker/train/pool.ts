@@ -69,10 +69,11 @@ export function createReplicas(
   trainableSize: number,
   backendName: string,
   count: number,
+  alloc: (n: number) => Float32Array = sharedFloats,
 ): { replicas: ReplicaHandle[]; gradSlots: Float32Array[] } {
   const threaded = count > 1 && backendName !== 'tensorflow';
   const n = threaded ? count : 1;
-  const gradSlots = Array.from({ length: n }, () => sharedFloats(trainableSize));
+  const gradSlots = Array.from({ length: n }, () => alloc(trainableSize));
   const replicas = gradSlots.map((grads) => {
     const init = { ...base, grads, allGrads: gradSlots };
     return threaded ? threadReplica(init, backendName as BackendChoice) : localReplica(init);

@@ -6,11 +6,13 @@ import { SHORT_TEXT_DEFAULTS } from '../../shared/arch/training-defaults.js';
 import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
 import { initialValues } from '../model/weights.js';
 import { type ActiveBackend, initBackend } from '../tf/backend.js';
+import { SharedArena } from '../wasm/arena.js';
 import { type AdamConfig, type AdamState, createAdamState, DEFAULT_ADAM } from './adam.js';
+import { wasmAdam } from './adam-wasm.js';
 import { hasCheckpoint, loadCheckpoint, type ModelState, saveCheckpoint } from './checkpoint.js';
 import type { SharedDataset } from './dataset.js';
 import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
-import { createReplicas, sharedFloats } from './pool.js';
+import { createReplicas } from './pool.js';
 import type { GradientSummary } from './replica.js';
 import { type LearningRateStep, learningRateAt, scheduleConflict } from './schedule.js';
 import type { WarmStart } from './warm-start.js';
@@ -217,16 +219,22 @@ export async function train(
     weightDecay: options.weightDecay,
   };
   const layout = paramLayout(info.params);
-  const weights = flatten(layout, state.values, sharedFloats(layout.totalSize));
-  const adam = restoreAdam(layout, state);
   const wanted = Math.max(1, Math.min(options.replicas, Math.floor(options.batchSize / 2)));
-  const { replicas } = createReplicas(
+  // weights, Adam's moments and one gradient slot per replica, in one shared wasm memory
+  const arena = new SharedArena(layout.totalSize + (2 + wanted) * layout.trainableSize, 3 + wanted);
+  const alloc = (n: number) => arena.floats(n);
+  const weights = flatten(layout, state.values, alloc(layout.totalSize));
+  const adam = restoreAdam(layout, state, alloc);
+  const { replicas, gradSlots } = createReplicas(
     { spec, data, weights, adamM: adam.m, adamV: adam.v, adam: adamConfig },
     layout.trainableSize,
     backend.name,
     wanted,
+    alloc,
   );
-  // Each replica applies Adam to its own slice of the parameters (the optimiser runs in parallel).
+  // Adam runs here, in wasm over the arena, for up to two gradient slots (every default run);
+  // otherwise each replica applies it to its own slice of the parameters, in JavaScript.
+  const wasmOptimiser = gradSlots.length <= 2 ? await wasmAdam(arena) : undefined;
   const updateRanges = splitEven(layout.trainableSize, replicas.length);
   hooks.onStart?.({ startEpoch, backend, replicas: replicas.length });
   const snapshot = (): ModelState => ({
@@ -262,12 +270,27 @@ export async function train(
         );
         const shares = results.map((r) => r.count / batch.length);
         adam.step += 1;
-        await Promise.all(
-          replicas.map((r, k) => {
-            const [from, to] = updateRanges[k] as [number, number];
-            return r.update({ t: adam.step, shares, from, to, learningRate });
-          }),
-        );
+        if (wasmOptimiser) {
+          const cfg = { ...adamConfig, learningRate };
+          wasmOptimiser(
+            weights,
+            gradSlots.slice(0, shares.length),
+            shares,
+            adam.m,
+            adam.v,
+            adam.step,
+            cfg,
+            0,
+            layout.trainableSize,
+          );
+        } else {
+          await Promise.all(
+            replicas.map((r, k) => {
+              const [from, to] = updateRanges[k] as [number, number];
+              return r.update({ t: adam.step, shares, from, to, learningRate });
+            }),
+          );
+        }
         updateMovingStatistics(layout, weights, results, shares);
         const weighted = (key: 'loss' | 'reconstruction' | 'kl') =>
           results.reduce((a, r, k) => a + (shares[k] as number) * r[key], 0);
@@ -334,8 +357,8 @@ export async function train(
   }
 }
 
-function restoreAdam(layout: ParamLayout, state: ModelState): AdamState {
-  const adam = createAdamState(layout.trainableSize, sharedFloats);
+function restoreAdam(layout: ParamLayout, state: ModelState, alloc: (n: number) => Float32Array): AdamState {
+  const adam = createAdamState(layout.trainableSize, alloc);
   if (!state.adam) return adam;
   adam.step = state.adam.step;
   for (const e of layout.entries) {

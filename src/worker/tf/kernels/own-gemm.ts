@@ -6,14 +6,14 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { assemble } from '../wasm/assemble.js';
-import { gemmWat, PANEL_BYTES } from '../wasm/gemm-wat.js';
+import { assemble } from '../../wasm/assemble.js';
+import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
 import { EPILOGUE, xnnpackMatMul } from './batch-mat-mul.js';
 import { callKernel, wrapRegistered } from './compose.js';
 
 /**
  * BatchMatMul and _FusedMatMul for tfjs' WebAssembly backend on the project's own products
- * (src/worker/tf/wasm/gemm-wat.ts), which read both operands where they lie, transposed or not:
+ * (src/worker/wasm/gemm-wat.ts), which read both operands where they lie, transposed or not:
  * no XNNPACK operator and packing for every new weight matrix, no transposed copies. What they do
  * not take (prelu, batches that broadcast other than from one matrix, other dtypes) goes to the
  * XNNPACK path (batch-mat-mul.ts).

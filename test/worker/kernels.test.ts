@@ -1,3 +1,4 @@
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -5,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 import { swapIsCheaper } from '../../src/worker/tf/kernels/batch-mat-mul.js';
+import { ownConvGradConfigs } from '../../src/worker/tf/kernels/own-conv-grads.js';
 import { columnSums } from '../../src/worker/tf/kernels/sum.js';
 
 /**
@@ -229,6 +231,30 @@ describe('fast training kernels match the stock kernels', () => {
         `input ${JSON.stringify(c)}`,
       ).toBeLessThan(1e-5);
     });
+  });
+
+  it('wasm: the own convolution gradients across chunk edges (a few output positions per chunk)', async () => {
+    await initBackend('wasm', () => {});
+    const backend = tf.backend();
+    for (const chunkBytes of [1, 700]) {
+      const [filterGrad, inputGrad] = ownConvGradConfigs('wasm', chunkBytes) as [KernelConfig, KernelConfig];
+      const run = (config: KernelConfig, inputs: Record<string, tf.Tensor>, attrs: object) => {
+        const out = config.kernelFunc({ inputs, backend, attrs: attrs as never }) as TensorInfo;
+        const values = backend.readSync(out.dataId) as Float32Array;
+        backend.disposeData(out.dataId);
+        return values;
+      };
+      CASES.forEach((c, k) => {
+        const i = inputs[k] as Inputs;
+        const onWasm = (t: tf.Tensor) => tf.tensor(t.dataSync(), t.shape);
+        const common = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC' };
+        const dw = run(filterGrad, { x: onWasm(i.x), dy: onWasm(i.dy) }, { ...common, filterShape: c.filter });
+        const dx = run(inputGrad, { dy: onWasm(i.dy), filter: onWasm(i.filter) }, { ...common, inputShape: c.x });
+        const want = stock[k] as (typeof stock)[number];
+        expect(maxRelError(dw, want.filterGrad), `filter ${chunkBytes} ${JSON.stringify(c)}`).toBeLessThan(1e-5);
+        expect(maxRelError(dx, want.inputGrad), `input ${chunkBytes} ${JSON.stringify(c)}`).toBeLessThan(1e-5);
+      });
+    }
   });
 
   it('wasm: matrix products (the own products and the XNNPACK path behind them)', async () => {

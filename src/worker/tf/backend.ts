@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradients; the umbrella package does, into the same
 // tfjs-core instance (tfjs-node depends on it too). Imported for that side effect.
 import '@tensorflow/tfjs';
-import { prepareOwnGemm } from './kernels/own-gemm.js';
+import { prepareOwnWasm } from './kernels/own-wasm.js';
 import { registerFastKernels } from './kernels/register.js';
 
 /**
@@ -48,8 +48,9 @@ export async function initBackend(
       if (c.backend === 'wasm') {
         const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
         label += simd ? ' (simd)' : ' (no simd)';
-        // CVAE_WASM_GEMM=xnnpack keeps tfjs' own products (to compare, or should ours misbehave)
-        if (simd && process.env.CVAE_WASM_GEMM !== 'xnnpack' && (await prepareOwnGemm(tf.backend())))
+        // CVAE_WASM_GEMM=xnnpack keeps tfjs' own products and convolution gradients (to compare,
+        // or should ours misbehave)
+        if (simd && process.env.CVAE_WASM_GEMM !== 'xnnpack' && (await prepareOwnWasm(tf.backend())))
           label += ' with own matrix products';
       }
       const patchedKernels = registerFastKernels(c.backend);

@@ -217,17 +217,19 @@ function nnDriver(): string {
 }
 
 /**
- * The module's text. `memory` describes the memory it imports as env.memory: a shared memory
- * (tfjs' threaded build) must be imported as shared, with its maximum.
+ * The module's text: `gemm` and any `functions` that call or sit beside it. `memory` describes the
+ * memory it imports as env.memory: a shared memory (tfjs' threaded build) must be imported as
+ * shared, with a maximum.
  */
-export function gemmWat(memory: { shared: boolean; maximumPages?: number }): string {
-  const limits = memory.shared ? `1 ${memory.maximumPages ?? 65536} shared` : '1';
+export function gemmWat(memory: { shared: boolean }, functions: string[] = []): string {
+  const limits = memory.shared ? '1 65536 shared' : '1';
   return [
     '(module',
     `(import "env" "memory" (memory ${limits}))`,
     ...NN_ROWS.flatMap((m) => NN_COLS.map((n) => nnTile(m, n))),
     packPanel(),
     nnDriver(),
+    ...functions,
     ')',
   ].join('\n');
 }

@@ -6,10 +6,9 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { assemble } from '../../wasm/assemble.js';
-import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
 import { EPILOGUE, xnnpackMatMul } from './batch-mat-mul.js';
 import { callKernel, wrapRegistered } from './compose.js';
+import { ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * BatchMatMul and _FusedMatMul for tfjs' WebAssembly backend on the project's own products
@@ -19,69 +18,12 @@ import { callKernel, wrapRegistered } from './compose.js';
  * XNNPACK path (batch-mat-mul.ts).
  */
 
-interface GemmExports {
-  /** C (+)= A·B, A(i, k) at a + i·rs + k·ks, B(k, j) at b + k·bk + j·bj, C row-major (bytes) */
-  gemm(
-    a: number,
-    rs: number,
-    ks: number,
-    b: number,
-    bk: number,
-    bj: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    accumulate: number,
-    panel: number,
-  ): void;
-}
-
-interface OwnGemm {
-  gemm: GemmExports['gemm'];
-  /** PANEL_BYTES of the backend's heap, kept for the life of the backend */
-  panel: number;
-}
-
-interface WasmBackendInternals {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; _malloc(bytes: number): number };
-  getMemoryOffset(dataId: object): number;
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-}
-
-const instances = new WeakMap<object, OwnGemm>();
-
-/** The backend's wasm memory: exported by the plain build, created by the threaded one. */
-function backendMemory(backend: object): WebAssembly.Memory | undefined {
-  const wasm = (backend as Partial<WasmBackendInternals>).wasm;
-  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
-  return memory instanceof WebAssembly.Memory ? memory : undefined;
-}
-
-/**
- * Assembles the products over this backend's memory. Until it has run (or where the memory cannot
- * be found), the kernels below hand every product to the XNNPACK path.
- */
-export async function prepareOwnGemm(backend: object): Promise<boolean> {
-  if (instances.has(backend)) return true;
-  const memory = backendMemory(backend);
-  if (!memory) return false;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = await assemble('gemm.wat', gemmWat({ shared }));
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const { gemm } = instance.exports as unknown as GemmExports;
-  const panel = (backend as WasmBackendInternals).wasm._malloc(PANEL_BYTES) >>> 0;
-  instances.set(backend, { gemm, panel });
-  return true;
-}
-
 const size = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
 
 function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as KernelBackend & WasmBackendInternals;
-    const own = instances.get(backend);
+    const own = ownWasm(backend);
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
     const attrs = args.attrs as {
       transposeA: boolean;

@@ -1,6 +1,6 @@
 import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
-import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { ownConvGradConfigs } from './own-conv-grads.js';
 import { ownGemmConfigs } from './own-gemm.js';
 import { resizeNearestGradConfigs } from './resize-nearest-grad.js';
 import { leadingAxesSumConfigs } from './sum.js';
@@ -17,8 +17,7 @@ import { leadingAxesSumConfigs } from './sum.js';
  */
 const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
   wasm: (b) => [
-    conv2DBackpropFilterConfig(b),
-    conv2DBackpropInputConfig(b),
+    ...ownConvGradConfigs(b),
     ...ownGemmConfigs(b),
     ...leadingAxesSumConfigs(b),
     ...resizeNearestGradConfigs(b),

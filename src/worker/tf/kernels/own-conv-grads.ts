@@ -1,0 +1,162 @@
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { nhwcConvInfo } from './compose.js';
+import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.js';
+import { makeConv2DBackpropInput } from './conv2d-backprop-input.js';
+import { type OwnWasm, ownWasm, type WasmBackendInternals } from './own-wasm.js';
+
+/**
+ * Convolution gradients for tfjs' WebAssembly backend as the project's own matrix products over
+ * patch matrices, a chunk of output positions at a time (src/worker/wasm/patches-wat.ts):
+ *
+ *   filter gradient  dW [kh·kw·C × O] = Σ over chunks  patches(x)ᵀ · dy
+ *   input gradient   dx = Σ over chunks  col2im(dy · Wᵀ)
+ *
+ * dy's rows (one per output position, NHWC) and W ([kh, kw, C, O] = [kh·kw·C × O]) are read where
+ * they lie; only a chunk of the patch matrix (CHUNK_BYTES) is ever written. Why: the compositions
+ * over XNNPACK's convolution (conv2d-backprop-*.ts) make it pack a new "filter" (dy, or the flipped
+ * weights) every call; they stay behind these for NCHW and other dtypes.
+ */
+
+/** the patch matrix's chunk: a few MiB, so it and its product stay in cache-sized pieces */
+const CHUNK_BYTES = 4 << 20;
+
+function geometry(
+  x: [number, number, number, number],
+  filter: [number, number, number, number],
+  attrs: Pick<Conv2DBackpropFilterAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
+  chunkBytes: number,
+) {
+  const info = nhwcConvInfo(x, filter, attrs.strides, attrs.pad, attrs.dimRoundingMode);
+  const [batch, height, width, channels] = x;
+  const [kh, kw, , out] = filter;
+  const positions = batch * info.outHeight * info.outWidth;
+  const patch = kh * kw * channels;
+  const chunkRows = Math.max(1, Math.floor(chunkBytes / (patch * 4)));
+  // the patch walk's arguments after the image, before k0, rows and the chunk's address
+  const walk = [
+    height,
+    width,
+    channels,
+    info.outHeight,
+    info.outWidth,
+    kh,
+    kw,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ] as const;
+  return { positions, patch, out, chunkRows, walk };
+}
+
+/** runs `each(k0, rows, chunkAddress)` over the output positions in chunks, with a scratch chunk */
+function inChunks(
+  backend: WasmBackendInternals,
+  positions: number,
+  chunkRows: number,
+  patch: number,
+  each: (k0: number, rows: number, chunk: number) => void,
+): void {
+  const rows = Math.min(chunkRows, positions);
+  const chunk = backend.wasm._malloc(rows * patch * 4) >>> 0;
+  if (chunk === 0) throw new Error('own convolution gradient: out of wasm memory for a patch chunk');
+  try {
+    for (let k0 = 0; k0 < positions; k0 += rows) each(k0, Math.min(rows, positions - k0), chunk);
+  } finally {
+    backend.wasm._free(chunk);
+  }
+}
+
+const usable = (own: OwnWasm | undefined, dataFormat: string, ...ts: TensorInfo[]): own is OwnWasm =>
+  own !== undefined && dataFormat !== 'NCHW' && ts.every((t) => t.dtype === 'float32');
+
+function filterGradient(backendName: string, chunkBytes: number): KernelFunc {
+  const fallback = makeConv2DBackpropFilter(backendName);
+  return (args) => {
+    const backend = args.backend as KernelBackend & WasmBackendInternals;
+    const own = ownWasm(backend);
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+    if (!usable(own, attrs.dataFormat, x, dy)) return fallback(args);
+    const g = geometry(x.shape as [number, number, number, number], attrs.filterShape, attrs, chunkBytes);
+    const dw = backend.makeOutput([...attrs.filterShape], 'float32');
+    const [px, pdy, pdw] = [x, dy, dw].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number, number];
+    inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
+      own.im2col(px, ...g.walk, k0, rows, chunk);
+      // dW (+)= chunkᵀ · dy[k0 … k0+rows): the chunk read transposed in place (rows of patch values)
+      own.gemm(
+        chunk,
+        4,
+        g.patch * 4,
+        pdy + k0 * g.out * 4,
+        g.out * 4,
+        4,
+        pdw,
+        g.out * 4,
+        g.patch,
+        g.out,
+        rows,
+        k0 > 0 ? 1 : 0,
+        own.panel,
+      );
+    });
+    return dw;
+  };
+}
+
+function inputGradient(backendName: string, chunkBytes: number): KernelFunc {
+  const fallback = makeConv2DBackpropInput(backendName);
+  return (args) => {
+    const backend = args.backend as KernelBackend & WasmBackendInternals;
+    const own = ownWasm(backend);
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs;
+    if (!usable(own, attrs.dataFormat, dy, filter)) return fallback(args);
+    const inputShape = attrs.inputShape as [number, number, number, number];
+    const g = geometry(inputShape, filter.shape as [number, number, number, number], attrs, chunkBytes);
+    const dx = backend.makeOutput([...inputShape], 'float32');
+    const [pdy, pw, pdx] = [dy, filter, dx].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number, number];
+    // col2im adds onto dx, which malloc hands over as it was
+    new Float32Array(
+      backendMemoryBuffer(backend),
+      pdx,
+      inputShape.reduce((a, b) => a * b, 1),
+    ).fill(0);
+    inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
+      // chunk = dy[k0 … k0+rows) · Wᵀ, W [patch × O] read transposed in place
+      own.gemm(
+        pdy + k0 * g.out * 4,
+        g.out * 4,
+        4,
+        pw,
+        4,
+        g.out * 4,
+        chunk,
+        g.patch * 4,
+        rows,
+        g.patch,
+        g.out,
+        0,
+        own.panel,
+      );
+      own.col2im(pdx, ...g.walk, k0, rows, chunk);
+    });
+    return dx;
+  };
+}
+
+const backendMemoryBuffer = (backend: WasmBackendInternals) =>
+  (backend.wasm.asm?.memory ?? backend.wasm.wasmMemory)?.buffer as ArrayBuffer;
+
+/** `chunkBytes`: the patch chunk's size (tests make it small to cross chunk edges) */
+export const ownConvGradConfigs = (backendName: string, chunkBytes = CHUNK_BYTES): KernelConfig[] => [
+  { kernelName: 'Conv2DBackpropFilter', backendName, kernelFunc: filterGradient(backendName, chunkBytes) },
+  { kernelName: 'Conv2DBackpropInput', backendName, kernelFunc: inputGradient(backendName, chunkBytes) },
+];

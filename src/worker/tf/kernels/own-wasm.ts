@@ -1,0 +1,89 @@
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { assemble } from '../../wasm/assemble.js';
+import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
+import { patchesFunctions } from '../../wasm/patches-wat.js';
+
+/**
+ * The project's own kernels for tfjs' WebAssembly backend (src/worker/wasm/: matrix products and
+ * the patch walks of convolution gradients), instantiated over the backend's own memory so they
+ * read and write tensors where the backend keeps them. One instance per backend; until it exists
+ * (or where the memory cannot be found) the kernels using it hand everything to tfjs' own.
+ */
+
+/** arguments are byte addresses in the backend's memory, sizes in values */
+export interface OwnWasm {
+  /** C (+)= A·B, A(i, k) at a + i·rs + k·ks, B(k, j) at b + k·bk + j·bj, C row-major (ldc bytes) */
+  gemm(
+    a: number,
+    rs: number,
+    ks: number,
+    b: number,
+    bk: number,
+    bj: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    accumulate: number,
+    panel: number,
+  ): void;
+  /** rows k0… of an NHWC image's patch matrix, written at `cols` (src/worker/wasm/patches-wat.ts) */
+  im2col(...args: PatchArgs): void;
+  /** the reverse: rows of a patch matrix at `cols` added onto the image */
+  col2im(...args: PatchArgs): void;
+  /** PANEL_BYTES of the backend's heap for gemm's panel, kept for the life of the backend */
+  panel: number;
+}
+
+type PatchArgs = [
+  image: number,
+  height: number,
+  width: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+  filterHeight: number,
+  filterWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padTop: number,
+  padLeft: number,
+  k0: number,
+  rows: number,
+  cols: number,
+];
+
+export interface WasmBackendInternals {
+  wasm: {
+    asm?: { memory?: WebAssembly.Memory };
+    wasmMemory?: WebAssembly.Memory;
+    _malloc(bytes: number): number;
+    _free(at: number): void;
+  };
+  getMemoryOffset(dataId: object): number;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+const instances = new WeakMap<object, OwnWasm>();
+
+/** The backend's wasm memory: exported by the plain build, created by the threaded one. */
+export function backendMemory(backend: object): WebAssembly.Memory | undefined {
+  const wasm = (backend as Partial<WasmBackendInternals>).wasm;
+  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+export async function prepareOwnWasm(backend: object): Promise<boolean> {
+  if (instances.has(backend)) return true;
+  const memory = backendMemory(backend);
+  if (!memory) return false;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = await assemble('tf-kernels.wat', gemmWat({ shared }, patchesFunctions()));
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<OwnWasm, 'panel'>;
+  const panel = (backend as WasmBackendInternals).wasm._malloc(PANEL_BYTES) >>> 0;
+  instances.set(backend, { gemm: exports.gemm, im2col: exports.im2col, col2im: exports.col2im, panel });
+  return true;
+}
+
+export const ownWasm = (backend: object): OwnWasm | undefined => instances.get(backend);

@@ -22,6 +22,9 @@ const CASES: Case[] = [
   { x: [2, 11, 10, 2], filter: [5, 5, 2, 3], stride: 3, pad: 'valid' },
   { x: [1, 8, 8, 2], filter: [3, 3, 2, 2], stride: 2, pad: 'valid' },
   { x: [2, 6, 6, 3], filter: [1, 1, 3, 4], stride: 1, pad: 'valid' },
+  // eight output channels or more: the own filter gradient's other orientation (own-conv-grads.ts)
+  { x: [2, 9, 9, 4], filter: [3, 3, 4, 9], stride: 2, pad: 'same' },
+  { x: [3, 8, 8, 6], filter: [3, 3, 6, 16], stride: 1, pad: 'same' },
 ];
 
 const rng = createRng(11);

@@ -88,25 +88,37 @@ function filterGradient(backendName: string, chunkBytes: number): KernelFunc {
     const g = geometry(x.shape as [number, number, number, number], attrs.filterShape, attrs, chunkBytes);
     const dw = backend.makeOutput([...attrs.filterShape], 'float32');
     const [px, pdy, pdw] = [x, dy, dw].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number, number];
-    inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
-      own.im2col(px, ...g.walk, k0, rows, chunk);
-      // dW (+)= chunkᵀ · dy[k0 … k0+rows): the chunk read transposed in place (rows of patch values)
-      own.gemm(
-        chunk,
-        4,
-        g.patch * 4,
-        pdy + k0 * g.out * 4,
-        g.out * 4,
-        4,
-        pdw,
-        g.out * 4,
-        g.patch,
-        g.out,
-        rows,
-        k0 > 0 ? 1 : 0,
-        own.panel,
-      );
-    });
+    // Few output channels (an image's 3): the product's columns would take the scalar tiles, so
+    // compute dWᵀ = dyᵀ · patches instead (rows: channels; columns: patch values, vector tiles)
+    // into a scratch and transpose that small matrix back.
+    const narrow = g.out < 8;
+    const target = narrow ? backend.wasm._malloc(g.patch * g.out * 4) >>> 0 : pdw;
+    if (target === 0) throw new Error('own convolution gradient: out of wasm memory');
+    try {
+      inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
+        own.im2col(px, ...g.walk, k0, rows, chunk);
+        const dyRows = pdy + k0 * g.out * 4;
+        const accumulate = k0 > 0 ? 1 : 0;
+        if (narrow) {
+          // dWᵀ (+)= dy[k0 … k0+rows)ᵀ · chunk: dy read transposed in place, the chunk as it lies
+          const [rs, ks, bk] = [4, g.out * 4, g.patch * 4];
+          own.gemm(dyRows, rs, ks, chunk, bk, 4, target, g.patch * 4, g.out, g.patch, rows, accumulate, own.panel);
+        } else {
+          // dW (+)= chunkᵀ · dy[k0 … k0+rows): the chunk read transposed in place
+          const [rs, ks, bk] = [4, g.patch * 4, g.out * 4];
+          own.gemm(chunk, rs, ks, dyRows, bk, 4, pdw, g.out * 4, g.patch, g.out, rows, accumulate, own.panel);
+        }
+      });
+      if (narrow) {
+        const buffer = backendMemoryBuffer(backend);
+        const from = new Float32Array(buffer, target, g.patch * g.out);
+        const to = new Float32Array(buffer, pdw, g.patch * g.out);
+        for (let o = 0; o < g.out; o++)
+          for (let m = 0; m < g.patch; m++) to[m * g.out + o] = from[o * g.patch + m] as number;
+      }
+    } finally {
+      if (narrow) backend.wasm._free(target);
+    }
     return dw;
   };
 }

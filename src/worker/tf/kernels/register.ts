@@ -11,7 +11,9 @@ import { leadingAxesSumConfigs } from './sum.js';
  * test/worker/kernels.test.ts.
  *  - wasm: has no Conv2DBackpropFilter at all, a scalar-loop Conv2DBackpropInput, matrix
  *    products that repack a new weight matrix every step (slow ones when transposed), a Sum over
- *    leading axes that transposes the tensor first, and a slow nearest-upsampling gradient.
+ *    leading axes that transposes the tensor first, and a slow nearest-upsampling gradient. The
+ *    products and convolution gradients run on the project's own wasm (own-wasm.ts), with the
+ *    compositions over XNNPACK behind them.
  *  - cpu: its Conv2DBackpropFilter is a scalar loop that takes ~96% of a convolutional step, and
  *    its ResizeNearestNeighborGrad reads dy at the image's batch offset: wrong for batch > 1.
  */

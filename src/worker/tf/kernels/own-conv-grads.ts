@@ -141,6 +141,27 @@ function inputGradient(backendName: string, chunkBytes: number): KernelFunc {
       pdx,
       inputShape.reduce((a, b) => a * b, 1),
     ).fill(0);
+    const scatter = own.scatterProduct[g.out];
+    if (scatter) {
+      // few output channels: straight onto dx, with the weights as [kh, kw, O, C]
+      const taps = g.patch / inputShape[3];
+      const channels = inputShape[3];
+      const wt = backend.wasm._malloc(g.patch * g.out * 4) >>> 0;
+      if (wt === 0) throw new Error('own convolution gradient: out of wasm memory');
+      try {
+        const buffer = backendMemoryBuffer(backend);
+        const w = new Float32Array(buffer, pw, g.patch * g.out);
+        const byOutput = new Float32Array(buffer, wt, g.patch * g.out);
+        for (let t = 0; t < taps; t++)
+          for (let c = 0; c < channels; c++)
+            for (let o = 0; o < g.out; o++)
+              byOutput[(t * g.out + o) * channels + c] = w[(t * channels + c) * g.out + o] as number;
+        scatter(pdx, ...g.walk, 0, g.positions, pdy, wt);
+      } finally {
+        backend.wasm._free(wt);
+      }
+      return dx;
+    }
     inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
       // chunk = dy[k0 … k0+rows) · Wᵀ, W [patch × O] read transposed in place
       own.gemm(

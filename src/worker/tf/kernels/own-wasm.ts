@@ -1,7 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { assemble } from '../../wasm/assemble.js';
 import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
-import { patchesFunctions } from '../../wasm/patches-wat.js';
+import { patchesFunctions, SCATTER_BELOW } from '../../wasm/patches-wat.js';
 
 /**
  * The project's own kernels for tfjs' WebAssembly backend (src/worker/wasm/: matrix products and
@@ -32,9 +32,16 @@ export interface OwnWasm {
   im2col(...args: PatchArgs): void;
   /** the reverse: rows of a patch matrix at `cols` added onto the image */
   col2im(...args: PatchArgs): void;
+  /**
+   * [O] for O < SCATTER_BELOW: the input gradient straight onto the image, `cols` being dy's row
+   * k0 and the last argument the weights as [kh, kw, O, C] (patches-wat.ts, scatterProduct)
+   */
+  scatterProduct: (ScatterProduct | undefined)[];
   /** PANEL_BYTES of the backend's heap for gemm's panel, kept for the life of the backend */
   panel: number;
 }
+
+type ScatterProduct = (...args: [...PatchArgs, weightsByOutput: number]) => void;
 
 type PatchArgs = [
   image: number,
@@ -80,9 +87,15 @@ export async function prepareOwnWasm(backend: object): Promise<boolean> {
   if (!memory) return false;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const module = await assemble('tf-kernels.wat', gemmWat({ shared }, patchesFunctions()));
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<OwnWasm, 'panel'>;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<
+    OwnWasm,
+    'panel' | 'scatterProduct'
+  > &
+    Record<string, ScatterProduct | undefined>;
+  // index = output channels (1 … SCATTER_BELOW − 1)
+  const scatterProduct = Array.from({ length: SCATTER_BELOW }, (_, o) => exports[`scatterProduct${o}`]);
   const panel = (backend as WasmBackendInternals).wasm._malloc(PANEL_BYTES) >>> 0;
-  instances.set(backend, { gemm: exports.gemm, im2col: exports.im2col, col2im: exports.col2im, panel });
+  instances.set(backend, { gemm: exports.gemm, im2col: exports.im2col, col2im: exports.col2im, scatterProduct, panel });
   return true;
 }
 

@@ -16,12 +16,17 @@ import { type OwnWasm, ownWasm, type WasmBackendInternals } from './own-wasm.js'
  * patch matrices, a chunk of output positions at a time (src/worker/wasm/patches-wat.ts):
  *
  *   filter gradient  dW [kh·kw·C × O] = Σ over chunks  patches(x)ᵀ · dy
+ *                    (dWᵀ = dyᵀ · patches with fewer than 8 output channels, so the product's
+ *                    columns take the vector tiles)
  *   input gradient   dx = Σ over chunks  col2im(dy · Wᵀ)
+ *                    (with fewer than 8 output channels straight onto dx, scatterProduct: with an
+ *                    inner dimension of 3, writing and re-reading patch rows cost more than the
+ *                    multiply-adds)
  *
  * dy's rows (one per output position, NHWC) and W ([kh, kw, C, O] = [kh·kw·C × O]) are read where
  * they lie; only a chunk of the patch matrix (CHUNK_BYTES) is ever written. Why: the compositions
  * over XNNPACK's convolution (conv2d-backprop-*.ts) make it pack a new "filter" (dy, or the flipped
- * weights) every call; they stay behind these for NCHW and other dtypes.
+ * weights) every call (docs/PERFORMANCE.md); they stay behind these for NCHW and other dtypes.
  */
 
 /** the patch matrix's chunk: a few MiB, so it and its product stay in cache-sized pieces */
@@ -56,6 +61,17 @@ function geometry(
   return { positions, patch, out, chunkRows, walk };
 }
 
+/** `bytes` of the backend's heap for `use`, freed after */
+function withScratch<T>(backend: WasmBackendInternals, bytes: number, use: (at: number) => T): T {
+  const at = backend.wasm._malloc(bytes) >>> 0;
+  if (at === 0) throw new Error(`own convolution gradient: no ${bytes} bytes of wasm memory left for scratch`);
+  try {
+    return use(at);
+  } finally {
+    backend.wasm._free(at);
+  }
+}
+
 /** runs `each(k0, rows, chunkAddress)` over the output positions in chunks, with a scratch chunk */
 function inChunks(
   backend: WasmBackendInternals,
@@ -65,12 +81,24 @@ function inChunks(
   each: (k0: number, rows: number, chunk: number) => void,
 ): void {
   const rows = Math.min(chunkRows, positions);
-  const chunk = backend.wasm._malloc(rows * patch * 4) >>> 0;
-  if (chunk === 0) throw new Error('own convolution gradient: out of wasm memory for a patch chunk');
-  try {
+  withScratch(backend, rows * patch * 4, (chunk) => {
     for (let k0 = 0; k0 < positions; k0 += rows) each(k0, Math.min(rows, positions - k0), chunk);
-  } finally {
-    backend.wasm._free(chunk);
+  });
+}
+
+/** makes the output, fills it with `write`, and frees it if that throws */
+function output(
+  backend: KernelBackend & WasmBackendInternals,
+  shape: number[],
+  write: (at: number) => void,
+): TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  try {
+    write(backend.getMemoryOffset(out.dataId));
+    return out;
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
   }
 }
 
@@ -86,15 +114,9 @@ function filterGradient(backendName: string, chunkBytes: number): KernelFunc {
     const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
     if (!usable(own, attrs.dataFormat, x, dy)) return fallback(args);
     const g = geometry(x.shape as [number, number, number, number], attrs.filterShape, attrs, chunkBytes);
-    const dw = backend.makeOutput([...attrs.filterShape], 'float32');
-    const [px, pdy, pdw] = [x, dy, dw].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number, number];
-    // Few output channels (an image's 3): the product's columns would take the scalar tiles, so
-    // compute dWᵀ = dyᵀ · patches instead (rows: channels; columns: patch values, vector tiles)
-    // into a scratch and transpose that small matrix back.
-    const narrow = g.out < 8;
-    const target = narrow ? backend.wasm._malloc(g.patch * g.out * 4) >>> 0 : pdw;
-    if (target === 0) throw new Error('own convolution gradient: out of wasm memory');
-    try {
+    const [px, pdy] = [x, dy].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number];
+    const bytes = g.patch * g.out * 4;
+    const products = (target: number, narrow: boolean) =>
       inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
         own.im2col(px, ...g.walk, k0, rows, chunk);
         const dyRows = pdy + k0 * g.out * 4;
@@ -106,20 +128,21 @@ function filterGradient(backendName: string, chunkBytes: number): KernelFunc {
         } else {
           // dW (+)= chunkᵀ · dy[k0 … k0+rows): the chunk read transposed in place
           const [rs, ks, bk] = [4, g.patch * 4, g.out * 4];
-          own.gemm(chunk, rs, ks, dyRows, bk, 4, pdw, g.out * 4, g.patch, g.out, rows, accumulate, own.panel);
+          own.gemm(chunk, rs, ks, dyRows, bk, 4, target, g.out * 4, g.patch, g.out, rows, accumulate, own.panel);
         }
       });
-      if (narrow) {
+    return output(backend, [...attrs.filterShape], (pdw) => {
+      if (g.out >= 8) return products(pdw, false);
+      // few output channels: dWᵀ into a scratch, then that small matrix transposed into dW
+      withScratch(backend, bytes, (transposed) => {
+        products(transposed, true);
         const buffer = backendMemoryBuffer(backend);
-        const from = new Float32Array(buffer, target, g.patch * g.out);
+        const from = new Float32Array(buffer, transposed, g.patch * g.out);
         const to = new Float32Array(buffer, pdw, g.patch * g.out);
         for (let o = 0; o < g.out; o++)
           for (let m = 0; m < g.patch; m++) to[m * g.out + o] = from[o * g.patch + m] as number;
-      }
-    } finally {
-      if (narrow) backend.wasm._free(target);
-    }
-    return dw;
+      });
+    });
   };
 }
 
@@ -133,55 +156,37 @@ function inputGradient(backendName: string, chunkBytes: number): KernelFunc {
     if (!usable(own, attrs.dataFormat, dy, filter)) return fallback(args);
     const inputShape = attrs.inputShape as [number, number, number, number];
     const g = geometry(inputShape, filter.shape as [number, number, number, number], attrs, chunkBytes);
-    const dx = backend.makeOutput([...inputShape], 'float32');
-    const [pdy, pw, pdx] = [dy, filter, dx].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number, number];
-    // col2im adds onto dx, which malloc hands over as it was
-    new Float32Array(
-      backendMemoryBuffer(backend),
-      pdx,
-      inputShape.reduce((a, b) => a * b, 1),
-    ).fill(0);
-    const scatter = own.scatterProduct[g.out];
-    if (scatter) {
-      // few output channels: straight onto dx, with the weights as [kh, kw, O, C]
-      const taps = g.patch / inputShape[3];
-      const channels = inputShape[3];
-      const wt = backend.wasm._malloc(g.patch * g.out * 4) >>> 0;
-      if (wt === 0) throw new Error('own convolution gradient: out of wasm memory');
-      try {
-        const buffer = backendMemoryBuffer(backend);
-        const w = new Float32Array(buffer, pw, g.patch * g.out);
-        const byOutput = new Float32Array(buffer, wt, g.patch * g.out);
-        for (let t = 0; t < taps; t++)
-          for (let c = 0; c < channels; c++)
-            for (let o = 0; o < g.out; o++)
-              byOutput[(t * g.out + o) * channels + c] = w[(t * channels + c) * g.out + o] as number;
-        scatter(pdx, ...g.walk, 0, g.positions, pdy, wt);
-      } finally {
-        backend.wasm._free(wt);
+    const [pdy, pw] = [dy, filter].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number];
+    const channels = inputShape[3];
+    return output(backend, [...inputShape], (pdx) => {
+      // both ways add onto dx, which malloc hands over as it was
+      new Float32Array(
+        backendMemoryBuffer(backend),
+        pdx,
+        inputShape.reduce((a, b) => a * b, 1),
+      ).fill(0);
+      const scatter = own.scatterProduct[g.out];
+      if (scatter) {
+        // few output channels: straight onto dx, with the weights rearranged as [kh, kw, O, C]
+        withScratch(backend, g.patch * g.out * 4, (byOutput) => {
+          const buffer = backendMemoryBuffer(backend);
+          const w = new Float32Array(buffer, pw, g.patch * g.out);
+          const wt = new Float32Array(buffer, byOutput, g.patch * g.out);
+          for (let t = 0; t < g.patch / channels; t++)
+            for (let c = 0; c < channels; c++)
+              for (let o = 0; o < g.out; o++)
+                wt[(t * g.out + o) * channels + c] = w[(t * channels + c) * g.out + o] as number;
+          scatter(pdx, ...g.walk, 0, g.positions, pdy, byOutput);
+        });
+        return;
       }
-      return dx;
-    }
-    inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
-      // chunk = dy[k0 … k0+rows) · Wᵀ, W [patch × O] read transposed in place
-      own.gemm(
-        pdy + k0 * g.out * 4,
-        g.out * 4,
-        4,
-        pw,
-        4,
-        g.out * 4,
-        chunk,
-        g.patch * 4,
-        rows,
-        g.patch,
-        g.out,
-        0,
-        own.panel,
-      );
-      own.col2im(pdx, ...g.walk, k0, rows, chunk);
+      inChunks(backend, g.positions, g.chunkRows, g.patch, (k0, rows, chunk) => {
+        // chunk = dy[k0 … k0+rows) · Wᵀ, W [patch × O] read transposed in place
+        const [rs, ks, bk, bj] = [g.out * 4, 4, 4, g.out * 4];
+        own.gemm(pdy + k0 * g.out * 4, rs, ks, pw, bk, bj, chunk, g.patch * 4, rows, g.patch, g.out, 0, own.panel);
+        own.col2im(pdx, ...g.walk, k0, rows, chunk);
+      });
     });
-    return dx;
   };
 }
 

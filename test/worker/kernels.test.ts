@@ -1,13 +1,16 @@
-import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { getKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
-import { swapIsCheaper } from '../../src/worker/tf/kernels/batch-mat-mul.js';
+import { swapIsCheaper, xnnpackMatMul } from '../../src/worker/tf/kernels/batch-mat-mul.js';
 import { ownConvGradConfigs } from '../../src/worker/tf/kernels/own-conv-grads.js';
 import { columnSums } from '../../src/worker/tf/kernels/sum.js';
+
+// tfjs' own wasm product, before initBackend replaces it (the XNNPACK path wraps it)
+const stockFusedMatMul = getKernel('_FusedMatMul', 'wasm')?.kernelFunc;
 
 /**
  * Each kernel we register (src/worker/tf/kernels) against tfjs' stock CPU kernels, which are
@@ -275,15 +278,31 @@ describe('fast training kernels match the stock kernels', () => {
     const fused = tf.fused.matMul({ a, b, transposeA: true, bias, activation: 'relu' }).dataSync();
     const plain = tf.relu(tf.add(tf.matMul(a, b, true, false), bias)).dataSync();
     expect(maxRelError(fused as Float32Array, plain as Float32Array)).toBeLessThan(1e-6);
-    // swapped fused products, twice each: first with the small operand packed, then (the same
-    // right operand met again) packed the usual way
+    // fused products with each activation (prelu takes the XNNPACK path behind the own products)
     const onWasm = (ts: tf.Tensor[]) => ts.map((t) => tf.tensor(t.dataSync(), t.shape));
     fusedCase.a = onWasm(fusedCase.a);
     fusedCase.b = onWasm(fusedCase.b);
     fusedCase.bias = onWasm(fusedCase.bias);
+    fusedMatmuls().forEach((ours, k) => {
+      expect(maxRelError(ours, fusedCase.stock[k] as Float32Array), `${FUSED_ACTIVATIONS[k]}`).toBeLessThan(1e-5);
+    });
+    // the XNNPACK path itself (CVAE_WASM_GEMM=xnnpack, or no own wasm) over tfjs' stock kernel,
+    // twice each: first swapped with the small operand packed, then (the same right operand met
+    // again) packed the usual way
+    const xnnpack = xnnpackMatMul('wasm', '_FusedMatMul', stockFusedMatMul as KernelFunc);
+    const backend = tf.backend();
     for (let round = 0; round < 2; round++)
-      fusedMatmuls().forEach((ours, k) => {
-        expect(maxRelError(ours, fusedCase.stock[k] as Float32Array), `${FUSED_ACTIVATIONS[k]} ${round}`).toBeLessThan(
+      FUSED_ACTIVATIONS.forEach((activation, k) => {
+        if (activation === 'prelu') return;
+        // as tf.fused.matMul hands them to the kernel: one batch dimension
+        const as3d = (t: tf.Tensor) => t.reshape([1, ...t.shape]);
+        const [a3, b3] = [as3d(fusedCase.a[k] as tf.Tensor), as3d(fusedCase.b[k] as tf.Tensor)];
+        const inputs = { a: a3, b: b3, bias: fusedCase.bias[k] } as Record<string, tf.Tensor>;
+        const attrs = { transposeA: k % 2 === 1, transposeB: false, activation, leakyreluAlpha: 0.2 };
+        const out = xnnpack({ inputs: inputs as never, backend, attrs: attrs as never }) as TensorInfo;
+        const values = backend.readSync(out.dataId) as Float32Array;
+        backend.disposeData(out.dataId);
+        expect(maxRelError(values, fusedCase.stock[k] as Float32Array), `xnnpack ${activation} ${round}`).toBeLessThan(
           1e-5,
         );
       });

@@ -42,16 +42,9 @@ export function xnnpackMatMul(backendName: string, kernelName: string, original:
   // right operands met untransposed once (by their data): the second time they are packed
   const metAsRight = new WeakSet<object>();
   return (args) => {
-    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
-    const attrs = args.attrs as {
-      transposeA: boolean;
-      transposeB: boolean;
-      activation?: string;
-      leakyreluAlpha?: number;
-    };
-    const { transposeA, transposeB } = attrs;
-    const activation = attrs.activation ?? 'linear';
-    if (!a || !b || preluActivationWeights || !(activation in EPILOGUE)) return untransposed(args);
+    const parsed = productArgs(args);
+    const { a, b, transposeA, transposeB } = parsed;
+    if (!a || !b || !parsed.fusable) return untransposed(args);
     if (!transposeB) {
       const key = b.dataId as object;
       if (metAsRight.has(key)) return untransposed(args);
@@ -59,7 +52,8 @@ export function xnnpackMatMul(backendName: string, kernelName: string, original:
     }
     if (!swapIsCheaper(a.shape, b.shape, transposeA, transposeB)) return untransposed(args);
     const backend = args.backend as KernelBackend;
-    // the plain product (the rule never swaps a swapped product back)
+    // the plain product (the rule never swaps a swapped product back), transposed back, then the
+    // fused epilogue
     const swapped = callKernel(
       backendName,
       backend,
@@ -70,26 +64,66 @@ export function xnnpackMatMul(backendName: string, kernelName: string, original:
         transposeB: !transposeA,
       },
     );
-    // the fused epilogue (bias along C's columns, then the activation) after the transpose back
-    let out = swapped;
-    const then = (name: string, inputs: Record<string, TensorInfo>, extra: NamedAttrMap = {}) => {
-      const next = callKernel(backendName, backend, name, inputs, extra);
-      backend.disposeData(out.dataId);
-      out = next;
-    };
-    try {
-      then('Transpose', { x: out }, { perm: lastTwoSwapped(out.shape.length) });
-      if (kernelName === '_FusedMatMul') {
-        if (bias) then('Add', { a: out, b: bias });
-        const step = EPILOGUE[activation];
-        if (step) then(step, { x: out }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
-      }
-      return out;
-    } catch (error) {
-      backend.disposeData(out.dataId);
-      throw error;
-    }
+    return finishProduct(backendName, backend, kernelName, swapped, parsed, [
+      ['Transpose', { perm: lastTwoSwapped(swapped.shape.length) }],
+    ]);
   };
+}
+
+/** A product kernel's inputs and attributes; `fusable`: an epilogue `then` can apply (not prelu). */
+export function productArgs(args: Parameters<KernelFunc>[0]) {
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+  const attrs = args.attrs as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation?: string;
+    leakyreluAlpha?: number;
+  };
+  const activation = attrs.activation ?? 'linear';
+  const fusable = !preluActivationWeights && activation in EPILOGUE;
+  return {
+    a,
+    b,
+    bias,
+    transposeA: attrs.transposeA,
+    transposeB: attrs.transposeB,
+    activation,
+    alpha: attrs.leakyreluAlpha,
+    fusable,
+  };
+}
+
+/**
+ * Runs `steps` on `out` (each a kernel whose result replaces it, the previous one freed), then
+ * _FusedMatMul's epilogue: bias along C's columns, then the activation. Frees what it holds if a
+ * kernel throws.
+ */
+export function finishProduct(
+  backendName: string,
+  backend: KernelBackend,
+  kernelName: string,
+  product: TensorInfo,
+  args: ReturnType<typeof productArgs>,
+  steps: [string, NamedAttrMap][] = [],
+): TensorInfo {
+  let out = product;
+  const then = (name: string, inputs: Record<string, TensorInfo>, extra: NamedAttrMap = {}) => {
+    const next = callKernel(backendName, backend, name, inputs, extra);
+    backend.disposeData(out.dataId);
+    out = next;
+  };
+  try {
+    for (const [name, attrs] of steps) then(name, { x: out }, attrs);
+    if (kernelName === '_FusedMatMul') {
+      if (args.bias) then('Add', { a: out, b: args.bias });
+      const step = EPILOGUE[args.activation];
+      if (step) then(step, { x: out }, args.activation === 'leakyrelu' ? { alpha: args.alpha ?? 0.2 } : {});
+    }
+    return out;
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
+  }
 }
 
 /** _FusedMatMul's activations as kernels ('linear': none; prelu takes the stock path). */

@@ -1,13 +1,6 @@
-import {
-  backend_util,
-  type KernelBackend,
-  type KernelConfig,
-  type KernelFunc,
-  type NamedAttrMap,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
-import { EPILOGUE, xnnpackMatMul } from './batch-mat-mul.js';
-import { callKernel, wrapRegistered } from './compose.js';
+import { backend_util, type KernelBackend, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs-core';
+import { finishProduct, productArgs, xnnpackMatMul } from './batch-mat-mul.js';
+import { wrapRegistered } from './compose.js';
 import { ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
@@ -24,16 +17,9 @@ function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc):
   return (args) => {
     const backend = args.backend as KernelBackend & WasmBackendInternals;
     const own = ownWasm(backend);
-    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
-    const attrs = args.attrs as {
-      transposeA: boolean;
-      transposeB: boolean;
-      activation?: string;
-      leakyreluAlpha?: number;
-    };
-    const { transposeA, transposeB } = attrs;
-    const activation = attrs.activation ?? 'linear';
-    if (!own || !a || !b || preluActivationWeights || !(activation in EPILOGUE)) return fallback(args);
+    const parsed = productArgs(args);
+    const { a, b, transposeA, transposeB } = parsed;
+    if (!own || !a || !b || !parsed.fusable) return fallback(args);
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
     const [aRows, aCols] = a.shape.slice(-2) as [number, number];
     const [bRows, bCols] = b.shape.slice(-2) as [number, number];
@@ -47,7 +33,7 @@ function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc):
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return fallback(args);
     if (m === 0 || n === 0 || k === 0) return fallback(args);
 
-    let out = backend.makeOutput([...batchShape, m, n], 'float32');
+    const out = backend.makeOutput([...batchShape, m, n], 'float32');
     const pa = backend.getMemoryOffset(a.dataId);
     const pb = backend.getMemoryOffset(b.dataId);
     const pc = backend.getMemoryOffset(out.dataId);
@@ -62,22 +48,7 @@ function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc):
       const [bk, bj] = transposeB ? [4, k * 4] : [n * 4, 4];
       own.gemm(ai, rs, ks, bi, bk, bj, ci, n * 4, m, n, k, 0, own.panel);
     }
-    if (kernelName !== '_FusedMatMul') return out;
-    // the fused epilogue: bias along C's columns, then the activation
-    const then = (name: string, inputs: Record<string, TensorInfo>, extra: NamedAttrMap = {}) => {
-      const next = callKernel(backendName, backend, name, inputs, extra);
-      backend.disposeData(out.dataId);
-      out = next;
-    };
-    try {
-      if (bias) then('Add', { a: out, b: bias });
-      const step = EPILOGUE[activation];
-      if (step) then(step, { x: out }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
-      return out;
-    } catch (error) {
-      backend.disposeData(out.dataId);
-      throw error;
-    }
+    return finishProduct(backendName, backend, kernelName, out, parsed);
   };
 }
 

@@ -1,7 +1,7 @@
 import { adamWat } from '../wasm/adam-wat.js';
 import type { SharedArena } from '../wasm/arena.js';
 import { assemble } from '../wasm/assemble.js';
-import { type AdamConfig, adamCorrections, flushIfDue } from './adam.js';
+import { adamCorrections, type adamUpdate, flushIfDue } from './adam.js';
 
 type AdamExport = (
   p: number,
@@ -21,23 +21,12 @@ type AdamExport = (
   wd: number,
 ) => void;
 
-/** `adamUpdate`'s signature, for arrays in the arena, at most two gradient slots. */
-export type AdamKernel = (
-  params: Float32Array,
-  grads: Float32Array[],
-  shares: number[],
-  m: Float32Array,
-  v: Float32Array,
-  t: number,
-  cfg: AdamConfig,
-  from: number,
-  to: number,
-) => void;
+/** `adamUpdate`'s signature (range required), for arrays in the arena, at most two gradient slots. */
+export type AdamKernel = (...args: Required<Parameters<typeof adamUpdate>>) => void;
 
 /**
- * Adam in wasm over an arena's memory (src/worker/wasm/adam-wat.ts); undefined where it cannot
- * serve (no shared WebAssembly memory). Callers fall back to `adamUpdate` for arrays outside the
- * arena or more than two gradient slots.
+ * Adam in wasm over an arena's memory (src/worker/wasm/adam-wat.ts). It refuses arrays outside
+ * the arena and more than two gradient slots; those take `adamUpdate`.
  */
 export async function wasmAdam(arena: SharedArena): Promise<AdamKernel> {
   const module = await assemble('adam.wat', adamWat());

@@ -234,7 +234,8 @@ export async function train(
   );
   // Adam runs here, in wasm over the arena, for up to two gradient slots (every default run);
   // otherwise each replica applies it to its own slice of the parameters, in JavaScript.
-  const wasmOptimiser = gradSlots.length <= 2 ? await wasmAdam(arena) : undefined;
+  // (a runtime without wasm SIMD cannot compile it: the replicas' JavaScript then)
+  const wasmOptimiser = gradSlots.length <= 2 ? await wasmAdam(arena).catch(() => undefined) : undefined;
   const updateRanges = splitEven(layout.trainableSize, replicas.length);
   hooks.onStart?.({ startEpoch, backend, replicas: replicas.length });
   const snapshot = (): ModelState => ({

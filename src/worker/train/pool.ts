@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../tf/backend.js';
+import { assembledModules } from '../wasm/assemble.js';
 import { type GradientSummary, Replica, type ReplicaInit, type UpdateRequest } from './replica.js';
 
 /** The trainer's view of a replica, wherever it runs. */
@@ -19,7 +20,10 @@ export function localReplica(init: ReplicaInit): ReplicaHandle {
 }
 
 export function threadReplica(init: ReplicaInit, backend: BackendChoice): ReplicaHandle {
-  const worker = new Worker(new URL('./replica-thread-entry.mjs', import.meta.url), { workerData: { init, backend } });
+  const worker = new Worker(new URL('./replica-thread-entry.mjs', import.meta.url), {
+    // this thread's assembled wasm kernels: the replica compiles none itself (wasm/assemble.ts)
+    workerData: { init, backend, modules: assembledModules() },
+  });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;

@@ -1,12 +1,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendChoice, initBackend } from '../tf/backend.js';
+import { adoptModules } from '../wasm/assemble.js';
 import { Replica, type ReplicaInit, type UpdateRequest } from './replica.js';
 
 /**
  * Worker-thread host of one Replica. Requests: {id, op: 'gradients' | 'update', …}; replies: {id, result} or
  * {id, error}. Started by pool.ts through replica-thread-entry.mjs.
  */
-const { init, backend } = workerData as { init: ReplicaInit; backend: BackendChoice };
+const { init, backend, modules } = workerData as {
+  init: ReplicaInit;
+  backend: BackendChoice;
+  modules?: [string, WebAssembly.Module][];
+};
+adoptModules(modules);
 const port = parentPort;
 if (!port) throw new Error('replica-thread must run in a worker thread');
 

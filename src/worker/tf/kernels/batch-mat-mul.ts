@@ -1,4 +1,11 @@
-import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+  util,
+} from '@tensorflow/tfjs-core';
 import { callKernel, wrapRegistered } from './compose.js';
 
 /**
@@ -152,7 +159,7 @@ const PACK_COST = 3.5;
  * true for both a product and its swapped twin, so the rule cannot go back and forth.
  */
 export function swapIsCheaper(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): boolean {
-  const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+  const size = util.sizeFromShape;
   const batch = (s: number[]) => size(s.slice(0, -2));
   if (batch(aShape) !== 1 || batch(bShape) !== 1) return false;
   const [aRows, aCols] = aShape.slice(-2) as [number, number];

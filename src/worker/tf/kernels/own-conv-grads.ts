@@ -1,15 +1,16 @@
-import type {
-  Conv2DBackpropFilterAttrs,
-  Conv2DBackpropInputAttrs,
-  KernelBackend,
-  KernelConfig,
-  KernelFunc,
-  TensorInfo,
+import {
+  type Conv2DBackpropFilterAttrs,
+  type Conv2DBackpropInputAttrs,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+  util,
 } from '@tensorflow/tfjs-core';
 import { nhwcConvInfo } from './compose.js';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.js';
-import { type OwnWasm, ownWasm, type WasmBackendInternals } from './own-wasm.js';
+import { backendMemory, type OwnWasm, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * Convolution gradients for tfjs' WebAssembly backend as the project's own matrix products over
@@ -102,6 +103,9 @@ function output(
   }
 }
 
+/** the backend's memory (prepareOwnWasm found it, or no own kernel runs) */
+const memoryOf = (backend: WasmBackendInternals) => (backendMemory(backend) as WebAssembly.Memory).buffer;
+
 const usable = (own: OwnWasm | undefined, dataFormat: string, ...ts: TensorInfo[]): own is OwnWasm =>
   own !== undefined && dataFormat !== 'NCHW' && ts.every((t) => t.dtype === 'float32');
 
@@ -136,7 +140,7 @@ function filterGradient(backendName: string, chunkBytes: number): KernelFunc {
       // few output channels: dWᵀ into a scratch, then that small matrix transposed into dW
       withScratch(backend, bytes, (transposed) => {
         products(transposed, true);
-        const buffer = backendMemoryBuffer(backend);
+        const buffer = memoryOf(backend);
         const from = new Float32Array(buffer, transposed, g.patch * g.out);
         const to = new Float32Array(buffer, pdw, g.patch * g.out);
         for (let o = 0; o < g.out; o++)
@@ -160,16 +164,12 @@ function inputGradient(backendName: string, chunkBytes: number): KernelFunc {
     const channels = inputShape[3];
     return output(backend, [...inputShape], (pdx) => {
       // both ways add onto dx, which malloc hands over as it was
-      new Float32Array(
-        backendMemoryBuffer(backend),
-        pdx,
-        inputShape.reduce((a, b) => a * b, 1),
-      ).fill(0);
+      new Float32Array(memoryOf(backend), pdx, util.sizeFromShape(inputShape)).fill(0);
       const scatter = own.scatterProduct[g.out];
       if (scatter) {
         // few output channels: straight onto dx, with the weights rearranged as [kh, kw, O, C]
         withScratch(backend, g.patch * g.out * 4, (byOutput) => {
-          const buffer = backendMemoryBuffer(backend);
+          const buffer = memoryOf(backend);
           const w = new Float32Array(buffer, pw, g.patch * g.out);
           const wt = new Float32Array(buffer, byOutput, g.patch * g.out);
           for (let t = 0; t < g.patch / channels; t++)
@@ -189,9 +189,6 @@ function inputGradient(backendName: string, chunkBytes: number): KernelFunc {
     });
   };
 }
-
-const backendMemoryBuffer = (backend: WasmBackendInternals) =>
-  (backend.wasm.asm?.memory ?? backend.wasm.wasmMemory)?.buffer as ArrayBuffer;
 
 /** `chunkBytes`: the patch chunk's size (tests make it small to cross chunk edges) */
 export const ownConvGradConfigs = (backendName: string, chunkBytes = CHUNK_BYTES): KernelConfig[] => [

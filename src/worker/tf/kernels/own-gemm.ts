@@ -1,4 +1,4 @@
-import { backend_util, type KernelBackend, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelBackend, type KernelConfig, type KernelFunc, util } from '@tensorflow/tfjs-core';
 import { finishProduct, productArgs, xnnpackMatMul } from './batch-mat-mul.js';
 import { wrapRegistered } from './compose.js';
 import { ownWasm, type WasmBackendInternals } from './own-wasm.js';
@@ -10,8 +10,6 @@ import { ownWasm, type WasmBackendInternals } from './own-wasm.js';
  * not take (prelu, batches that broadcast other than from one matrix, other dtypes) goes to the
  * XNNPACK path (batch-mat-mul.ts).
  */
-
-const size = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
 
 function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc): KernelFunc {
   return (args) => {
@@ -25,10 +23,10 @@ function ownGemm(backendName: string, kernelName: string, fallback: KernelFunc):
     const [bRows, bCols] = b.shape.slice(-2) as [number, number];
     const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols];
     const n = transposeB ? bRows : bCols;
-    const batchA = size(a.shape.slice(0, -2));
-    const batchB = size(b.shape.slice(0, -2));
+    const batchA = util.sizeFromShape(a.shape.slice(0, -2));
+    const batchB = util.sizeFromShape(b.shape.slice(0, -2));
     const batchShape = backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    const batch = size(batchShape);
+    const batch = util.sizeFromShape(batchShape);
     // one matrix against a batch, or batches in step; anything else broadcasts inside the shapes
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return fallback(args);
     if (m === 0 || n === 0 || k === 0) return fallback(args);

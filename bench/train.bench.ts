@@ -26,6 +26,7 @@ import type { CvaeSpec } from '../src/shared/arch/spec.js';
 import { loadFashionMnist, takeFirst } from '../src/worker/data/fashion-mnist.js';
 import { initBackend } from '../src/worker/tf/backend.js';
 import { type SharedDataset, sharedFromLabeled } from '../src/worker/train/dataset.js';
+import { DENSE_STEP } from '../src/worker/train/dense-step.js';
 import { DEFAULT_TRAIN_OPTIONS, train } from '../src/worker/train/trainer.js';
 import { referenceAvailable, referenceThroughput } from './reference/run.js';
 
@@ -119,7 +120,7 @@ for (const id of models) {
   const row: Row = {
     model: spec.id,
     ours: measured,
-    detail: `batch ${batchSize}, ${result.replicas} replica(s), ${timedImages} images after ${warmSeen} warm-up`,
+    detail: `batch ${batchSize}, ${result.replicas} replica(s), ${result.backend.label.endsWith(DENSE_STEP) ? DENSE_STEP : 'tfjs step'}, ${timedImages} images after ${warmSeen} warm-up`,
   };
   if (withReference) {
     const ref = referenceThroughput(spec, {

@@ -10,6 +10,7 @@ import { reconstructionScores, runModel } from '../../src/worker/eval/evaluate.j
 import { initBackend } from '../../src/worker/tf/backend.js';
 import { loadCheckpoint } from '../../src/worker/train/checkpoint.js';
 import { sharedFromLabeled } from '../../src/worker/train/dataset.js';
+import { DENSE_STEP } from '../../src/worker/train/dense-step.js';
 import { learningRateAt, parseLearningRateSteps, scheduleConflict } from '../../src/worker/train/schedule.js';
 import {
   DEFAULT_TRAIN_OPTIONS,
@@ -64,6 +65,24 @@ describe('training', () => {
     const baseline = reconstructionScores(set.images, baselineImages, set.count, set.shape);
     expect(model.mse).toBeLessThan(baseline.mse * 0.75);
     expect(model.ssimGaussian).toBeGreaterThan(baseline.ssimGaussian);
+  });
+
+  it('fashion-fc steps without tfjs on wasm (dense-step.ts) and trains as the tfjs step does', async () => {
+    const data = subset(512);
+    const run = () => train(fc, data, options({ epochs: 2, batchSize: 64 }));
+    const ours = await run();
+    process.env.CVAE_TRAIN_STEP = 'tfjs';
+    const theirs = await run().finally(() => {
+      delete process.env.CVAE_TRAIN_STEP;
+    });
+    expect(ours.backend.label).toContain(DENSE_STEP);
+    expect(theirs.backend.label).not.toContain(DENSE_STEP);
+    // the same run to float32 rounding: epoch losses within 0.1%
+    ours.history.forEach((h, i) => {
+      const other = theirs.history[i]?.loss as number;
+      expect(Math.abs(h.loss - other) / other).toBeLessThan(1e-3);
+    });
+    expect(ours.history[1]?.loss).toBeLessThan(ours.history[0]?.loss as number);
   });
 
   it('fashion-conv: loss falls on a short run', async () => {

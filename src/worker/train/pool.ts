@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../tf/backend.js';
 import { assembledModules } from '../wasm/assemble.js';
-import { type GradientSummary, Replica, type ReplicaInit, type UpdateRequest } from './replica.js';
+import { type DenseReplica, type GradientSummary, Replica, type ReplicaInit, type UpdateRequest } from './replica.js';
 
 /** The trainer's view of a replica, wherever it runs. */
 export interface ReplicaHandle {
@@ -74,12 +74,14 @@ export function createReplicas(
   backendName: string,
   count: number,
   alloc: (n: number) => Float32Array = sharedFloats,
+  /** the k-th replica's dense step, for those that step without tfjs (dense-step.ts) */
+  dense?: (k: number) => DenseReplica,
 ): { replicas: ReplicaHandle[]; gradSlots: Float32Array[] } {
   const threaded = count > 1 && backendName !== 'tensorflow';
   const n = threaded ? count : 1;
   const gradSlots = Array.from({ length: n }, () => alloc(trainableSize));
-  const replicas = gradSlots.map((grads) => {
-    const init = { ...base, grads, allGrads: gradSlots };
+  const replicas = gradSlots.map((grads, k) => {
+    const init = { ...base, grads, allGrads: gradSlots, ...(dense ? { dense: dense(k) } : {}) };
     return threaded ? threadReplica(init, backendName as BackendChoice) : localReplica(init);
   });
   return { replicas, gradSlots };

@@ -4,7 +4,20 @@ import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createVariables, type Variables } from '../model/weights.js';
 import { type AdamConfig, adamUpdate } from './adam.js';
 import { gatherBatch, type SharedDataset } from './dataset.js';
+import type { DensePlan } from './dense-plan.js';
+import { DenseStep } from './dense-step.js';
 import { type ParamLayout, paramLayout, unflatten } from './layout.js';
+
+/** A dense replica's plan and place: `weights` and `grads` must then lie in `memory` too. */
+export interface DenseReplica {
+  plan: DensePlan;
+  memory: WebAssembly.Memory;
+  /** DenseStep.workspaceFloats(plan, rows) floats of `memory` */
+  workspace: Float32Array;
+  /** the most examples one call gets */
+  rows: number;
+}
+
 import { computeGradients } from './step.js';
 
 /**
@@ -26,6 +39,8 @@ export interface ReplicaInit {
   adamM: Float32Array;
   adamV: Float32Array;
   adam: AdamConfig;
+  /** set: step with dense-step.ts instead of tfjs (dense-only specs; see denseStepPlan) */
+  dense?: DenseReplica;
 }
 
 export interface UpdateRequest {
@@ -51,12 +66,21 @@ export interface GradientSummary {
 
 export class Replica {
   private readonly layout: ParamLayout;
-  private readonly vars: Variables;
+  private readonly vars: Variables = {};
+  private readonly dense: Promise<DenseStep> | undefined;
 
   constructor(private readonly init: ReplicaInit) {
     const info = describeCvae(init.spec);
     this.layout = paramLayout(info.params);
-    this.vars = createVariables(info.params, unflatten(this.layout, init.weights));
+    const dense = init.dense;
+    if (dense)
+      this.dense = DenseStep.create(
+        dense.plan,
+        this.layout,
+        { ...dense, weights: init.weights, grads: init.grads },
+        dense.rows,
+      );
+    else this.vars = createVariables(info.params, unflatten(this.layout, init.weights));
   }
 
   private loadWeights(): void {
@@ -69,9 +93,14 @@ export class Replica {
 
   async gradients(indices: Int32Array, eps: Float32Array, klWeight = 1): Promise<GradientSummary> {
     const { spec, data } = this.init;
-    this.loadWeights();
     const batch = gatherBatch(data, indices);
     const n = batch.count;
+    if (this.dense) {
+      const engine = await this.dense;
+      const losses = engine.gradients(batch.images, batch.conditions, eps, n, klWeight);
+      return { count: n, ...losses, stats: [] };
+    }
+    this.loadWeights();
     const inputs = [
       tf.tensor4d(batch.images, [n, ...data.imageShape]),
       tf.tensor2d(batch.conditions, [n, data.conditionSize]),

@@ -11,6 +11,7 @@ import { type AdamConfig, type AdamState, createAdamState, DEFAULT_ADAM } from '
 import { wasmAdam } from './adam-wasm.js';
 import { hasCheckpoint, loadCheckpoint, type ModelState, saveCheckpoint } from './checkpoint.js';
 import type { SharedDataset } from './dataset.js';
+import { DENSE_STEP, DenseStep, denseStepPlan } from './dense-step.js';
 import { flatten, type ParamLayout, paramLayout, unflatten } from './layout.js';
 import { createReplicas } from './pool.js';
 import type { GradientSummary } from './replica.js';
@@ -220,24 +221,34 @@ export async function train(
   };
   const layout = paramLayout(info.params);
   const wanted = Math.max(1, Math.min(options.replicas, Math.floor(options.batchSize / 2)));
-  // weights, Adam's moments and one gradient slot per replica, in one shared wasm memory
-  const arena = new SharedArena(layout.totalSize + (2 + wanted) * layout.trainableSize, 3 + wanted);
+  // dense-only models step without tfjs on the single-threaded backends (dense-step.ts), each
+  // replica in a workspace of the arena sized for its share of a batch
+  const dense = await denseStepPlan(spec, layout, backend.name);
+  const rows = Math.ceil(options.batchSize / wanted);
+  const workspace = dense ? DenseStep.workspaceFloats(dense, rows) : 0;
+  // weights, Adam's moments, one gradient slot (and workspace) per replica, in one shared wasm memory
+  const arena = new SharedArena(
+    layout.totalSize + (2 + wanted) * layout.trainableSize + wanted * workspace,
+    3 + 2 * wanted,
+  );
   const alloc = (n: number) => arena.floats(n);
   const weights = flatten(layout, state.values, alloc(layout.totalSize));
   const adam = restoreAdam(layout, state, alloc);
+  const ran: ActiveBackend = dense ? { ...backend, label: `${backend.label}; ${DENSE_STEP}` } : backend;
   const { replicas, gradSlots } = createReplicas(
     { spec, data, weights, adamM: adam.m, adamV: adam.v, adam: adamConfig },
     layout.trainableSize,
     backend.name,
     wanted,
     alloc,
+    dense && (() => ({ plan: dense, memory: arena.memory, workspace: alloc(workspace), rows })),
   );
   // Adam runs here, in wasm over the arena, for up to two gradient slots (every default run);
   // otherwise each replica applies it to its own slice of the parameters, in JavaScript.
   // (a runtime without wasm SIMD cannot compile it: the replicas' JavaScript then)
   const wasmOptimiser = gradSlots.length <= 2 ? await wasmAdam(arena).catch(() => undefined) : undefined;
   const updateRanges = splitEven(layout.trainableSize, replicas.length);
-  hooks.onStart?.({ startEpoch, backend, replicas: replicas.length });
+  hooks.onStart?.({ startEpoch, backend: ran, replicas: replicas.length });
   const snapshot = (): ModelState => ({
     values: unflatten(layout, weights),
     adam: { step: adam.step, m: unflatten(layout, adam.m, true), v: unflatten(layout, adam.v, true) },
@@ -347,7 +358,7 @@ export async function train(
     return {
       state: snapshot(),
       history,
-      backend,
+      backend: ran,
       replicas: replicas.length,
       epochsRun: Math.max(0, history.length - startEpoch),
       trainExamples: data.count,

@@ -278,13 +278,13 @@ export class DenseStep {
   private dense(x: View, layer: DenseLayerPlan, y: View, n: number): void {
     this.affine(x, layer.prefix, y, n);
     const f = this.f;
-    if (layer.activation === 'linear') return;
-    for (let r = 0; r < n; r++) {
-      const row = y.at + r * y.ld;
-      for (let c = row; c < row + y.cols; c++) {
-        const v = f[c] as number;
-        f[c] = layer.activation === 'relu' ? Math.max(v, 0) : 1 / (1 + Math.exp(-v));
-      }
+    const { cols, ld } = y;
+    // one branch per layer, plain locals in the loops: these run over every activation
+    for (let r = 0, row = y.at; r < n; r++, row += ld) {
+      const end = row + cols;
+      if (layer.activation === 'relu') for (let c = row; c < end; c++) f[c] = Math.max(f[c] as number, 0);
+      else if (layer.activation === 'sigmoid')
+        for (let c = row; c < end; c++) f[c] = 1 / (1 + Math.exp(-(f[c] as number)));
     }
   }
 
@@ -309,13 +309,14 @@ export class DenseStep {
    */
   private denseBackward(x: View, layer: DenseLayerPlan, y: View, dy: View, dx: View | undefined, n: number): void {
     const f = this.f;
-    if (layer.activation !== 'linear') {
-      for (let r = 0; r < n; r++) {
-        const row = r * y.ld;
-        for (let c = 0; c < y.cols; c++) {
-          const v = f[y.at + row + c] as number;
-          const g = dy.at + r * dy.ld + c;
-          f[g] = layer.activation === 'relu' ? (v > 0 ? (f[g] as number) : 0) : (f[g] as number) * v * (1 - v);
+    const { cols } = y;
+    for (let r = 0, yr = y.at, gr = dy.at; r < n; r++, yr += y.ld, gr += dy.ld) {
+      if (layer.activation === 'relu') {
+        for (let c = 0; c < cols; c++) if (!((f[yr + c] as number) > 0)) f[gr + c] = 0;
+      } else if (layer.activation === 'sigmoid') {
+        for (let c = 0; c < cols; c++) {
+          const v = f[yr + c] as number;
+          f[gr + c] = (f[gr + c] as number) * v * (1 - v);
         }
       }
     }

@@ -7,6 +7,7 @@ import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 import { swapIsCheaper, xnnpackMatMul } from '../../src/worker/tf/kernels/batch-mat-mul.js';
 import { ownConvGradConfigs } from '../../src/worker/tf/kernels/own-conv-grads.js';
+import { IMAGE_TO_PHASES, PHASES_TO_IMAGE } from '../../src/worker/tf/kernels/phases.js';
 import { columnSums } from '../../src/worker/tf/kernels/sum.js';
 
 // tfjs' own wasm product, before initBackend replaces it (the XNNPACK path wraps it)
@@ -220,6 +221,9 @@ describe('fast training kernels match the stock kernels', () => {
       '_FusedMatMul',
       'Sum',
       'ResizeNearestNeighborGrad',
+      // new kernels, not replacements: test/worker/upsample-conv.test.ts
+      PHASES_TO_IMAGE,
+      IMAGE_TO_PHASES,
     ]);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;
@@ -376,7 +380,12 @@ describe('fast training kernels match the stock kernels', () => {
 
   it('cpu: Conv2DBackpropFilter replacement', async () => {
     const backend = await initBackend('cpu', () => {});
-    expect(backend.patchedKernels).toEqual(['Conv2DBackpropFilter', 'ResizeNearestNeighborGrad']);
+    expect(backend.patchedKernels).toEqual([
+      'Conv2DBackpropFilter',
+      'ResizeNearestNeighborGrad',
+      PHASES_TO_IMAGE,
+      IMAGE_TO_PHASES,
+    ]);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;
       const ours = kernels(c, i);

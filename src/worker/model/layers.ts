@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_EPSILON } from '../../shared/arch/shapes.js';
 import type { Activation, Layer } from '../../shared/arch/spec.js';
 import { batchNormTraining } from './batch-norm.js';
+import { fusesWithUpsample, upsampleConv3x3 } from './upsample-conv.js';
 import type { Weights } from './weights.js';
 
 /**
@@ -72,6 +73,8 @@ export function runLayer(
   last: boolean,
   /** x is data, not computed from weights: no gradient to it (see RunOptions.dataInput) */
   dataX = false,
+  /** a conv2d layer reading x upsampled ×2 by the layer before it, which was skipped (runStack) */
+  upsampled = false,
 ): tf.Tensor {
   const activation: Activation = 'activation' in layer ? (last && opts.logits ? 'linear' : layer.activation) : 'linear';
   const bn = 'batchNorm' in layer && layer.batchNorm === true;
@@ -99,6 +102,7 @@ export function runLayer(
     case 'conv2d': {
       const filter = param(w, `${prefix}.kernel`) as tf.Tensor4D;
       const bias = param(w, `${prefix}.bias`);
+      if (upsampled) return after(upsampleConv3x3(x as tf.Tensor4D, filter, bias, fusedActivation));
       if (dataX && opts.training) {
         // The fused op's gradient (a customGrad) computes the gradient to its input every time;
         // the plain op's is lazy, and the tape drops it for data. tfjs unfuses ReLU layers while
@@ -148,8 +152,21 @@ export function runStack(layers: Layer[], x: tf.Tensor, w: Weights, prefix: stri
   // the first layer with weights sees the stack's input (a flatten or reshape before it is no op)
   const firstWeighted = layers.findIndex((l) => l.type === 'dense' || l.type === 'conv2d');
   let y = x;
-  layers.forEach((layer, i) => {
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i] as Layer;
+    const next = layers[i + 1];
+    if (
+      layer.type === 'upsample' &&
+      next?.type === 'conv2d' &&
+      i + 1 !== firstWeighted &&
+      fusesWithUpsample(layer.factor, next.kernel, next.stride)
+    ) {
+      // the pair as one resize-convolution at the input's resolution (upsample-conv.ts)
+      i++;
+      y = runLayer(next, y, w, `${prefix}.${i}`, opts, i === lastActive, false, true);
+      continue;
+    }
     y = runLayer(layer, y, w, `${prefix}.${i}`, opts, i === lastActive, opts.dataInput === true && i === firstWeighted);
-  });
+  }
   return y;
 }

@@ -2,6 +2,7 @@ import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { ownConvGradConfigs } from './own-conv-grads.js';
 import { ownGemmConfigs } from './own-gemm.js';
+import { phasesConfigs, registerPhasesGradient } from './phases.js';
 import { resizeNearestGradConfigs } from './resize-nearest-grad.js';
 import { leadingAxesSumConfigs } from './sum.js';
 
@@ -16,6 +17,8 @@ import { leadingAxesSumConfigs } from './sum.js';
  *    compositions over XNNPACK behind them.
  *  - cpu: its Conv2DBackpropFilter is a scalar loop that takes ~96% of a convolutional step, and
  *    its ResizeNearestNeighborGrad reads dy at the image's batch offset: wrong for batch > 1.
+ * Both also get two kernels of the project's own that tfjs has no counterpart of (phases.ts: the
+ * resize-convolution's last step and its gradient; tested in test/worker/upsample-conv.test.ts).
  */
 const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
   wasm: (b) => [
@@ -23,8 +26,9 @@ const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
     ...ownGemmConfigs(b),
     ...leadingAxesSumConfigs(b),
     ...resizeNearestGradConfigs(b),
+    ...phasesConfigs(b),
   ],
-  cpu: (b) => [conv2DBackpropFilterConfig(b), ...resizeNearestGradConfigs(b)],
+  cpu: (b) => [conv2DBackpropFilterConfig(b), ...resizeNearestGradConfigs(b), ...phasesConfigs(b)],
 };
 
 const registered = new Set<string>();
@@ -32,6 +36,7 @@ const registered = new Set<string>();
 export function registerFastKernels(backendName: string): string[] {
   const make = REPLACEMENTS[backendName];
   if (!make) return [];
+  registerPhasesGradient();
   const configs = make(backendName);
   for (const config of configs) {
     const key = `${backendName}:${config.kernelName}`;

@@ -2,6 +2,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { assemble } from '../../wasm/assemble.js';
 import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
 import { patchesFunctions, SCATTER_BELOW } from '../../wasm/patches-wat.js';
+import { phasesFunctions } from '../../wasm/phases-wat.js';
 
 /**
  * The project's own kernels for tfjs' WebAssembly backend (src/worker/wasm/: matrix products and
@@ -37,6 +38,8 @@ export interface OwnWasm {
    * k0 and the last argument the weights as [kh, kw, O, C] (patches-wat.ts, scatterProduct)
    */
   scatterProduct: (ScatterProduct | undefined)[];
+  /** the resize-convolution's phases to its image, or back (src/worker/wasm/phases-wat.ts) */
+  movePhases(phases: number, image: number, n: number, h: number, w: number, c: number, toImage: number): void;
   /** PANEL_BYTES of the backend's heap for gemm's panel, kept for the life of the backend */
   panel: number;
 }
@@ -86,7 +89,7 @@ export async function prepareOwnWasm(backend: object): Promise<boolean> {
   const memory = backendMemory(backend);
   if (!memory) return false;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = await assemble('tf-kernels.wat', gemmWat({ shared }, patchesFunctions()));
+  const module = await assemble('tf-kernels.wat', gemmWat({ shared }, [...patchesFunctions(), ...phasesFunctions()]));
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<
     OwnWasm,
     'panel' | 'scatterProduct'
@@ -95,7 +98,14 @@ export async function prepareOwnWasm(backend: object): Promise<boolean> {
   // index = output channels (1 … SCATTER_BELOW − 1)
   const scatterProduct = Array.from({ length: SCATTER_BELOW }, (_, o) => exports[`scatterProduct${o}`]);
   const panel = (backend as WasmBackendInternals).wasm._malloc(PANEL_BYTES) >>> 0;
-  instances.set(backend, { gemm: exports.gemm, im2col: exports.im2col, col2im: exports.col2im, scatterProduct, panel });
+  instances.set(backend, {
+    gemm: exports.gemm,
+    im2col: exports.im2col,
+    col2im: exports.col2im,
+    movePhases: exports.movePhases,
+    scatterProduct,
+    panel,
+  });
   return true;
 }
 

@@ -9,7 +9,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
-import { backendMemory, type WasmBackendInternals } from './own-wasm.js';
+import { backendMemory, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * The last step of the resize-convolution at the input's resolution (src/worker/model/upsample-conv.ts):
@@ -17,7 +17,8 @@ import { backendMemory, type WasmBackendInternals } from './own-wasm.js';
  * (a, b), channels (2a + b)·O…, is the H × W window from (a, b)), and go to output pixel
  * (2i + a, 2j + b) of [N, 2H, 2W, O]. Written as slices and concatenations, tfjs' WebAssembly
  * backend spent more on those copies (and their gradients) than the convolution saved; here it is
- * one pass each way, over the backend's own arrays.
+ * one pass each way, over the backend's own arrays (on wasm in the project's own wasm,
+ * src/worker/wasm/phases-wat.ts).
  *
  *   PhasesToImage:  all → image           ImageToPhases (its gradient): dy → d(all), zero elsewhere
  */
@@ -58,53 +59,52 @@ export function movePhases(
     }
 }
 
-type Views = (
-  backend: KernelBackend,
-  input: TensorInfo,
-  outShape: number[],
-) => {
-  out: TensorInfo;
-  input: Float32Array;
-  output: Float32Array;
-};
+/** A backend's side of the kernels: a new output, and a move between its arrays. */
+type Mover = (backend: KernelBackend, input: TensorInfo, outShape: number[], toImage: boolean) => TensorInfo;
 
-/** wasm: views of the backend's heap (taken after the output's allocation, which may grow it) */
-const wasmViews: Views = (anyBackend, input, outShape) => {
+/** wasm: the own wasm's movePhases over the backend's heap, else the loop above over views of it */
+const wasmMover: Mover = (anyBackend, input, outShape, toImage) => {
   const backend = anyBackend as unknown as WasmBackendInternals;
   const out = backend.makeOutput(outShape, 'float32');
+  // views after the output's allocation, which may have grown the heap
   const memory = backendMemory(backend) as WebAssembly.Memory;
   const view = (t: TensorInfo) =>
     new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), util.sizeFromShape(t.shape));
-  return { out, input: view(input), output: view(out) };
+  const [phases, image] = toImage ? [input, out] : [out, input];
+  if (!toImage) view(out).fill(0); // the phases' unused border (the heap is not zeroed)
+  const own = ownWasm(backend);
+  if (!own) movePhases(view(phases), view(image), image.shape, toImage);
+  else {
+    const [n, h2, w2, c] = image.shape as [number, number, number, number];
+    const at = (t: TensorInfo) => backend.getMemoryOffset(t.dataId);
+    own.movePhases(at(phases), at(image), n, h2 / 2, w2 / 2, c, toImage ? 1 : 0);
+  }
+  return out;
 };
 
 /** cpu: its arrays are plain JavaScript */
-const cpuViews: Views = (anyBackend, input, outShape) => {
+const cpuMover: Mover = (anyBackend, input, outShape, toImage) => {
   const backend = anyBackend as unknown as {
     data: { get(id: object): { values: Float32Array } };
     makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
   };
   const output = new Float32Array(util.sizeFromShape(outShape));
-  const out = backend.makeTensorInfo(outShape, 'float32', output);
-  return { out, input: backend.data.get(input.dataId).values, output };
+  const values = backend.data.get(input.dataId).values;
+  if (toImage) movePhases(values, output, outShape, true);
+  else movePhases(output, values, input.shape, false);
+  return backend.makeTensorInfo(outShape, 'float32', output);
 };
 
-function kernels(backendName: string, views: Views): KernelConfig[] {
+function kernels(backendName: string, move: Mover): KernelConfig[] {
   const toImage: KernelFunc = ({ inputs, backend }) => {
     const { x } = inputs as { x: TensorInfo };
     const [n, h1, w1, o4] = x.shape as [number, number, number, number];
-    const shape = [n, 2 * (h1 - 1), 2 * (w1 - 1), o4 / 4];
-    const { out, input, output } = views(backend as KernelBackend, x, shape);
-    movePhases(input, output, shape, true);
-    return out;
+    return move(backend as KernelBackend, x, [n, 2 * (h1 - 1), 2 * (w1 - 1), o4 / 4], true);
   };
   const toPhases: KernelFunc = ({ inputs, backend }) => {
     const { dy } = inputs as { dy: TensorInfo };
     const [n, h2, w2, o] = dy.shape as [number, number, number, number];
-    const { out, input, output } = views(backend as KernelBackend, dy, [n, h2 / 2 + 1, w2 / 2 + 1, 4 * o]);
-    output.fill(0); // the phases' unused border (and the wasm heap is not zeroed)
-    movePhases(output, input, dy.shape, false);
-    return out;
+    return move(backend as KernelBackend, dy, [n, h2 / 2 + 1, w2 / 2 + 1, 4 * o], false);
   };
   return [
     { kernelName: PHASES_TO_IMAGE, backendName, kernelFunc: toImage },
@@ -113,7 +113,7 @@ function kernels(backendName: string, views: Views): KernelConfig[] {
 }
 
 export const phasesConfigs = (backendName: string): KernelConfig[] =>
-  kernels(backendName, backendName === 'wasm' ? wasmViews : cpuViews);
+  kernels(backendName, backendName === 'wasm' ? wasmMover : cpuMover);
 
 /** The four phases interleaved into the image (`all` as above); differentiable. */
 export function phasesToImage(all: Tensor): Tensor {

@@ -3,6 +3,8 @@ import '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { batchNormTraining } from '../../src/worker/model/batch-norm.js';
+import { initBackend } from '../../src/worker/tf/backend.js';
+import { BATCH_NORM_TRAIN, batchNormTrainConfigs } from '../../src/worker/tf/kernels/batch-norm-train.js';
 
 /**
  * The hand-written batch-norm gradient against tfjs' autodiff of the stock ops it replaces
@@ -24,12 +26,34 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-describe('batchNormTraining', () => {
-  for (const shape of [
-    [4, 5, 6, 3],
-    [9, 7],
-  ]) {
-    it(`matches tf.moments + tf.batchNorm and their gradients (${JSON.stringify(shape)})`, () => {
+/** tfjs ops (customGrad), then the kernel pair of tf/kernels/batch-norm-train.ts on cpu and on wasm */
+const MODES = [
+  { name: 'tfjs ops', kernel: false, setup: async () => {} },
+  {
+    name: 'the kernels on cpu',
+    kernel: true,
+    setup: async () => {
+      for (const config of batchNormTrainConfigs('cpu')) tf.registerKernel(config);
+    },
+  },
+  { name: 'the kernels on wasm', kernel: true, setup: async () => void (await initBackend('wasm', () => {})) },
+];
+
+describe.each(MODES)('batchNormTraining with $name', ({ kernel, setup }) => {
+  beforeAll(setup);
+  it('runs the way it says', () => {
+    expect(tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined).toBe(kernel);
+  });
+  for (const [shape, relu] of [
+    [[4, 5, 6, 3], false],
+    [[9, 7], false],
+    [[4, 5, 6, 3], true],
+    [[2, 3, 3, 8], true],
+    // channels in fours: the own wasm's passes on wasm, over more rows than one block (256)
+    [[3, 10, 10, 4], false],
+    [[2, 20, 20, 16], true],
+  ] as [number[], boolean][]) {
+    it(`matches tf.moments + tf.batchNorm${relu ? ' + relu' : ''} and their gradients (${JSON.stringify(shape)})`, () => {
       const channels = shape[shape.length - 1] as number;
       const x = tf.mul(tensor(shape, 1.5), tensor([channels], 2));
       const gamma = tensor([channels], 1);
@@ -39,9 +63,18 @@ describe('batchNormTraining', () => {
         (impl: typeof stockBatchNorm) =>
         (...[xi, g, b]: tf.Tensor[]) =>
           tf.sum(tf.mul(impl(xi as tf.Tensor, g as tf.Tensor, b as tf.Tensor).y, weights));
-      const ours = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => batchNormTraining(xi, g, b, EPS);
+      const ours = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const out = batchNormTraining(xi, g, b, EPS, relu);
+        // with a ReLU asked, the kernels return it applied; the ops path leaves it to the caller
+        expect(out.activated).toBe(relu && kernel);
+        return relu && !out.activated ? { ...out, y: tf.relu(out.y) } : out;
+      };
+      const stock = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const out = stockBatchNorm(xi, g, b);
+        return relu ? { ...out, y: tf.relu(out.y) } : out;
+      };
 
-      const expected = stockBatchNorm(x, gamma, beta);
+      const expected = stock(x, gamma, beta);
       const got = ours(x, gamma, beta);
       for (const key of ['y', 'mean', 'variance'] as const) {
         const a = got[key].dataSync();
@@ -52,7 +85,7 @@ describe('batchNormTraining', () => {
         });
       }
 
-      const stockGrads = tf.grads(lossOf(stockBatchNorm))([x, gamma, beta]);
+      const stockGrads = tf.grads(lossOf(stock))([x, gamma, beta]);
       const ourGrads = tf.grads(lossOf(ours))([x, gamma, beta]);
       ['dx', 'dgamma', 'dbeta'].forEach((name, k) => {
         const a = (ourGrads[k] as tf.Tensor).dataSync();
@@ -72,7 +105,7 @@ describe('batchNormTraining', () => {
     const gamma = tf.ones([2]);
     const beta = tf.zeros([2]);
     const before = tf.memory().numTensors;
-    const { y, mean, variance } = batchNormTraining(x, gamma, beta, EPS);
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta, EPS, true);
     expect(tf.memory().numTensors - before).toBe(3);
     tf.dispose([y, mean, variance]);
     expect(tf.memory().numTensors).toBe(before);

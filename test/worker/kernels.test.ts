@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, normalArray } from '../../src/shared/random.js';
 import { initBackend } from '../../src/worker/tf/backend.js';
 import { swapIsCheaper, xnnpackMatMul } from '../../src/worker/tf/kernels/batch-mat-mul.js';
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '../../src/worker/tf/kernels/batch-norm-train.js';
+import { BCE_SUM } from '../../src/worker/tf/kernels/bce-sum.js';
 import { ownConvGradConfigs } from '../../src/worker/tf/kernels/own-conv-grads.js';
 import { IMAGE_TO_PHASES, PHASES_TO_IMAGE } from '../../src/worker/tf/kernels/phases.js';
 import { columnSums } from '../../src/worker/tf/kernels/sum.js';
@@ -221,9 +223,12 @@ describe('fast training kernels match the stock kernels', () => {
       '_FusedMatMul',
       'Sum',
       'ResizeNearestNeighborGrad',
-      // new kernels, not replacements: test/worker/upsample-conv.test.ts
+      // new kernels, not replacements: test/worker/upsample-conv.test.ts, bce-sum.test.ts, batch-norm.test.ts
       PHASES_TO_IMAGE,
       IMAGE_TO_PHASES,
+      BCE_SUM,
+      BATCH_NORM_TRAIN,
+      BATCH_NORM_TRAIN_GRAD,
     ]);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;
@@ -385,6 +390,9 @@ describe('fast training kernels match the stock kernels', () => {
       'ResizeNearestNeighborGrad',
       PHASES_TO_IMAGE,
       IMAGE_TO_PHASES,
+      BCE_SUM,
+      BATCH_NORM_TRAIN,
+      BATCH_NORM_TRAIN_GRAD,
     ]);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;

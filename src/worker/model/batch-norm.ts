@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNormTrain, batchNormTrainGrad, hasBatchNormTrain } from '../tf/kernels/batch-norm-train.js';
 
 export interface BatchNormTraining {
+  /** normalised, scaled and shifted; with `relu` asked and `activated` true, also through ReLU */
   y: tf.Tensor;
+  /** whether y already went through the ReLU that was asked for (the kernel path fuses it) */
+  activated: boolean;
   /** the batch statistics over every axis but the last (variance biased, as tf.moments) */
   mean: tf.Tensor;
   variance: tf.Tensor;
@@ -22,7 +26,14 @@ export interface BatchNormTraining {
  *
  * The statistics are outputs only: gradients reach them through dx, as in the formula.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): BatchNormTraining {
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+  relu = false,
+): BatchNormTraining {
+  if (hasBatchNormTrain()) return fusedBatchNorm(x, gamma, beta, epsilon, relu);
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / (x.shape[x.rank - 1] as number);
   let stats: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
@@ -52,5 +63,29 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
   });
   const y = run(x, gamma, beta);
   if (!stats) throw new Error('batch norm did not run');
-  return { y, ...stats };
+  return { y, activated: false, ...stats };
+}
+
+/**
+ * The same with the ReLU after it, as the backend's kernel pair where it has them
+ * (tf/kernels/batch-norm-train.ts: two passes each way instead of about fifteen tfjs ops).
+ */
+function fusedBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, relu: boolean) {
+  let stats: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
+  const run = tf.customGrad((...args: unknown[]) => {
+    const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, mean, variance] = batchNormTrain(xIn, g, b, epsilon, relu) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    save([xIn, g, y, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, ys, m, v] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return batchNormTrainGrad(dy, { x: xs, gamma: gs, y: ys, mean: m, variance: v }, epsilon, relu);
+      },
+    };
+  });
+  const y = run(x, gamma, beta);
+  if (!stats) throw new Error('batch norm did not run');
+  return { y, activated: relu, ...stats };
 }

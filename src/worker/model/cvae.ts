@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WHITENING, whitenedConditionDim } from '../../shared/arch/shapes.js';
 import type { ConditionJoin, CvaeSpec } from '../../shared/arch/spec.js';
+import { bceSumKernel } from '../tf/kernels/bce-sum.js';
 import { type RunOptions, runStack } from './layers.js';
 import type { Weights } from './weights.js';
 
@@ -63,8 +64,9 @@ export function reparameterize(mu: tf.Tensor, logvar: tf.Tensor, eps: tf.Tensor)
  */
 export function cvaeLoss(images: tf.Tensor, logits: tf.Tensor, mu: tf.Tensor, logvar: tf.Tensor, klWeight = 1) {
   const batch = images.shape[0] as number;
-  const bce = tf.sub(tf.softplus(logits), tf.mul(images, logits));
-  const reconstruction = tf.div(tf.sum(bce), batch);
+  // one kernel where the backend has it (tf/kernels/bce-sum.ts), else as tfjs ops
+  const bce = bceSumKernel(logits, images) ?? tf.sum(tf.sub(tf.softplus(logits), tf.mul(images, logits)));
+  const reconstruction = tf.div(bce, batch);
   const klTerms = tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar)));
   const kl = tf.div(tf.mul(tf.sum(klTerms), -0.5), batch);
   return {

@@ -37,14 +37,16 @@ function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
   return x;
 }
 
-function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): tf.Tensor {
+/** Batch norm, then `activation` (in training the kernel path fuses a ReLU into it). */
+function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions, activation: Activation): tf.Tensor {
   const gamma = param(w, `${prefix}.bn.gamma`);
   const beta = param(w, `${prefix}.bn.beta`);
   if (opts.training) {
-    const { y, mean, variance } = batchNormTraining(x, gamma, beta, BATCH_NORM_EPSILON);
+    const trained = batchNormTraining(x, gamma, beta, BATCH_NORM_EPSILON, activation === 'relu');
+    const { y, mean, variance } = trained;
     if (opts.batchStats) opts.batchStats.push({ name: prefix, mean, variance });
     else tf.dispose([mean, variance]);
-    return y;
+    return trained.activated ? y : activate(y, activation);
   }
   if (opts.batchStats)
     opts.batchStats.push({
@@ -54,7 +56,7 @@ function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): 
         x.shape.slice(0, -1).map((_, i) => i),
       ),
     });
-  return tf.batchNorm(
+  const y = tf.batchNorm(
     x,
     param(w, `${prefix}.bn.mean`),
     param(w, `${prefix}.bn.variance`),
@@ -62,6 +64,7 @@ function batchNorm(x: tf.Tensor, w: Weights, prefix: string, opts: RunOptions): 
     gamma,
     BATCH_NORM_EPSILON,
   );
+  return activate(y, activation);
 }
 
 export function runLayer(
@@ -81,8 +84,8 @@ export function runLayer(
   // Fused kernels carry bias + ReLU in one op (and one gradient); sigmoid and batch norm run apart.
   const fusedActivation = !bn && (activation === 'relu' || activation === 'linear') ? activation : 'linear';
   const after = (y: tf.Tensor) => {
-    const normed = bn ? batchNorm(y, w, prefix, opts) : y;
-    return fusedActivation === activation ? normed : activate(normed, activation);
+    if (bn) return batchNorm(y, w, prefix, opts, activation);
+    return fusedActivation === activation ? y : activate(y, activation);
   };
   /** what a fused op computes after its product, for a product made by a plain op */
   const biasThenAfter = (y: tf.Tensor, bias: tf.Tensor) => {

@@ -1,5 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { assemble } from '../../wasm/assemble.js';
+import { batchNormFunctions } from '../../wasm/batch-norm-wat.js';
 import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
 import { patchesFunctions, SCATTER_BELOW } from '../../wasm/patches-wat.js';
 import { phasesFunctions } from '../../wasm/phases-wat.js';
@@ -40,9 +41,40 @@ export interface OwnWasm {
   scatterProduct: (ScatterProduct | undefined)[];
   /** the resize-convolution's phases to its image, or back (src/worker/wasm/phases-wat.ts) */
   movePhases(phases: number, image: number, n: number, h: number, w: number, c: number, toImage: number): void;
+  /** training batch norm's passes (src/worker/wasm/batch-norm-wat.ts) */
+  bnSums(x: number, rows: number, c: number, sums: number, squares: number): void;
+  bnApply(x: number, y: number, rows: number, c: number, a: number, shift: number, relu: number): void;
+  bnGradSums(
+    dy: number,
+    x: number,
+    y: number,
+    rows: number,
+    c: number,
+    mean: number,
+    relu: number,
+    sumG: number,
+    sumGc: number,
+  ): void;
+  bnGradApply(
+    dy: number,
+    x: number,
+    y: number,
+    dx: number,
+    rows: number,
+    c: number,
+    a: number,
+    k1: number,
+    k0: number,
+    relu: number,
+  ): void;
   /** PANEL_BYTES of the backend's heap for gemm's panel, kept for the life of the backend */
   panel: number;
+  /** SCRATCH_BYTES of the backend's heap for small per-call arrays (batch norm's per-channel sums) */
+  scratch: number;
 }
+
+/** the own kernels' small scratch: per-channel arrays of batch norm up to 2,048 channels */
+export const SCRATCH_BYTES = 64 << 10;
 
 type ScatterProduct = (...args: [...PatchArgs, weightsByOutput: number]) => void;
 
@@ -89,22 +121,31 @@ export async function prepareOwnWasm(backend: object): Promise<boolean> {
   const memory = backendMemory(backend);
   if (!memory) return false;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = await assemble('tf-kernels.wat', gemmWat({ shared }, [...patchesFunctions(), ...phasesFunctions()]));
+  const module = await assemble(
+    'tf-kernels.wat',
+    gemmWat({ shared }, [...patchesFunctions(), ...phasesFunctions(), ...batchNormFunctions()]),
+  );
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<
     OwnWasm,
-    'panel' | 'scatterProduct'
+    'panel' | 'scatterProduct' | 'scratch'
   > &
     Record<string, ScatterProduct | undefined>;
   // index = output channels (1 … SCATTER_BELOW − 1)
   const scatterProduct = Array.from({ length: SCATTER_BELOW }, (_, o) => exports[`scatterProduct${o}`]);
   const panel = (backend as WasmBackendInternals).wasm._malloc(PANEL_BYTES) >>> 0;
+  const scratch = (backend as WasmBackendInternals).wasm._malloc(SCRATCH_BYTES) >>> 0;
   instances.set(backend, {
     gemm: exports.gemm,
     im2col: exports.im2col,
     col2im: exports.col2im,
     movePhases: exports.movePhases,
+    bnSums: exports.bnSums,
+    bnApply: exports.bnApply,
+    bnGradSums: exports.bnGradSums,
+    bnGradApply: exports.bnGradApply,
     scatterProduct,
     panel,
+    scratch,
   });
   return true;
 }

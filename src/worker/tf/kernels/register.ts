@@ -1,4 +1,6 @@
 import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import { batchNormTrainConfigs } from './batch-norm-train.js';
+import { bceSumConfigs, registerBceSumGradient } from './bce-sum.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { ownConvGradConfigs } from './own-conv-grads.js';
 import { ownGemmConfigs } from './own-gemm.js';
@@ -17,8 +19,10 @@ import { leadingAxesSumConfigs } from './sum.js';
  *    compositions over XNNPACK behind them.
  *  - cpu: its Conv2DBackpropFilter is a scalar loop that takes ~96% of a convolutional step, and
  *    its ResizeNearestNeighborGrad reads dy at the image's batch offset: wrong for batch > 1.
- * Both also get two kernels of the project's own that tfjs has no counterpart of (phases.ts: the
- * resize-convolution's last step and its gradient; tested in test/worker/upsample-conv.test.ts).
+ * Both also get kernels of the project's own that tfjs has no counterpart of: phases.ts (the
+ * resize-convolution's last step and its gradient; tested in test/worker/upsample-conv.test.ts)
+ * bce-sum.ts (the loss' reconstruction sum; test/worker/bce-sum.test.ts) and batch-norm-train.ts
+ * (training batch norm and ReLU, forward and back; test/worker/batch-norm.test.ts).
  */
 const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
   wasm: (b) => [
@@ -27,8 +31,16 @@ const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
     ...leadingAxesSumConfigs(b),
     ...resizeNearestGradConfigs(b),
     ...phasesConfigs(b),
+    ...bceSumConfigs(b),
+    ...batchNormTrainConfigs(b),
   ],
-  cpu: (b) => [conv2DBackpropFilterConfig(b), ...resizeNearestGradConfigs(b), ...phasesConfigs(b)],
+  cpu: (b) => [
+    conv2DBackpropFilterConfig(b),
+    ...resizeNearestGradConfigs(b),
+    ...phasesConfigs(b),
+    ...bceSumConfigs(b),
+    ...batchNormTrainConfigs(b),
+  ],
 };
 
 const registered = new Set<string>();
@@ -37,6 +49,7 @@ export function registerFastKernels(backendName: string): string[] {
   const make = REPLACEMENTS[backendName];
   if (!make) return [];
   registerPhasesGradient();
+  registerBceSumGradient();
   const configs = make(backendName);
   for (const config of configs) {
     const key = `${backendName}:${config.kernelName}`;

@@ -14,7 +14,7 @@ export function localReplica(init: ReplicaInit): ReplicaHandle {
   const replica = new Replica(init);
   return {
     gradients: (indices, eps, klWeight) => replica.gradients(indices, eps, klWeight),
-    update: async (req) => replica.update(req),
+    update: (req) => replica.update(req),
     close: async () => replica.dispose(),
   };
 }

@@ -29,7 +29,7 @@ port.on('message', async (req: Request) => {
     if (req.op === 'gradients')
       port.postMessage({ id: req.id, result: await replica.gradients(req.indices, req.eps, req.klWeight) });
     else {
-      replica.update(req.update);
+      await replica.update(req.update);
       port.postMessage({ id: req.id, result: null });
     }
   } catch (error) {

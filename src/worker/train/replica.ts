@@ -2,17 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createVariables, type Variables } from '../model/weights.js';
+import { SharedArena } from '../wasm/arena.js';
 import { type AdamConfig, adamUpdate } from './adam.js';
+import { type AdamKernel, wasmAdam } from './adam-wasm.js';
 import { gatherBatch, type SharedDataset } from './dataset.js';
 import type { DensePlan } from './dense-plan.js';
 import { DenseStep } from './dense-step.js';
 import { type ParamLayout, paramLayout, unflatten } from './layout.js';
 
-/** A dense replica's plan and place: `weights` and `grads` must then lie in `memory` too. */
+/** A dense replica's plan and place (all in the init's `memory`). */
 export interface DenseReplica {
   plan: DensePlan;
-  memory: WebAssembly.Memory;
-  /** DenseStep.workspaceFloats(plan, rows) floats of `memory` */
+  /** DenseStep.workspaceFloats(plan, rows) floats of the arena */
   workspace: Float32Array;
   /** the most examples one call gets */
   rows: number;
@@ -39,6 +40,11 @@ export interface ReplicaInit {
   adamM: Float32Array;
   adamV: Float32Array;
   adam: AdamConfig;
+  /**
+   * the shared wasm memory (src/worker/wasm/arena.ts) that all the arrays above lie in: the
+   * replica's share of Adam then runs in wasm (adam-wasm.ts)
+   */
+  memory?: WebAssembly.Memory;
   /** set: step with dense-step.ts instead of tfjs (dense-only specs; see denseStepPlan) */
   dense?: DenseReplica;
 }
@@ -68,16 +74,18 @@ export class Replica {
   private readonly layout: ParamLayout;
   private readonly vars: Variables = {};
   private readonly dense: Promise<DenseStep> | undefined;
+  private adamKernel: Promise<AdamKernel | undefined> | undefined;
 
   constructor(private readonly init: ReplicaInit) {
     const info = describeCvae(init.spec);
     this.layout = paramLayout(info.params);
-    const dense = init.dense;
-    if (dense)
+    const { dense, memory } = init;
+    if (dense && !memory) throw new Error('a dense replica needs the arena memory');
+    if (dense && memory)
       this.dense = DenseStep.create(
         dense.plan,
         this.layout,
-        { ...dense, weights: init.weights, grads: init.grads },
+        { memory, workspace: dense.workspace, weights: init.weights, grads: init.grads },
         dense.rows,
       );
     else this.vars = createVariables(info.params, unflatten(this.layout, init.weights));
@@ -132,11 +140,17 @@ export class Replica {
     return summary;
   }
 
-  /** Applies Adam to this replica's slice of the shared weights. */
-  update(req: UpdateRequest): void {
-    const { weights, allGrads, adamM, adamV, adam } = this.init;
+  /**
+   * Applies Adam to this replica's slice of the shared weights: in wasm over the arena where there
+   * is one and at most two gradient slots (adam-wasm.ts), else in JavaScript.
+   */
+  async update(req: UpdateRequest): Promise<void> {
+    const { weights, allGrads, adamM, adamV, adam, memory } = this.init;
     const cfg = { ...adam, learningRate: req.learningRate };
-    adamUpdate(weights, allGrads.slice(0, req.shares.length), req.shares, adamM, adamV, req.t, cfg, req.from, req.to);
+    const grads = allGrads.slice(0, req.shares.length);
+    if (memory && grads.length <= 2) this.adamKernel ??= wasmAdam(SharedArena.adopt(memory)).catch(() => undefined);
+    const kernel = grads.length <= 2 ? await this.adamKernel : undefined;
+    (kernel ?? adamUpdate)(weights, grads, req.shares, adamM, adamV, req.t, cfg, req.from, req.to);
   }
 
   dispose(): void {

@@ -8,7 +8,6 @@ import { initialValues } from '../model/weights.js';
 import { type ActiveBackend, initBackend } from '../tf/backend.js';
 import { SharedArena } from '../wasm/arena.js';
 import { type AdamConfig, type AdamState, createAdamState, DEFAULT_ADAM } from './adam.js';
-import { wasmAdam } from './adam-wasm.js';
 import { hasCheckpoint, loadCheckpoint, type ModelState, saveCheckpoint } from './checkpoint.js';
 import type { SharedDataset } from './dataset.js';
 import { DENSE_STEP, DenseStep, denseStepPlan } from './dense-step.js';
@@ -235,18 +234,16 @@ export async function train(
   const weights = flatten(layout, state.values, alloc(layout.totalSize));
   const adam = restoreAdam(layout, state, alloc);
   const ran: ActiveBackend = dense ? { ...backend, label: `${backend.label}; ${DENSE_STEP}` } : backend;
-  const { replicas, gradSlots } = createReplicas(
-    { spec, data, weights, adamM: adam.m, adamV: adam.v, adam: adamConfig },
+  const { replicas } = createReplicas(
+    { spec, data, weights, adamM: adam.m, adamV: adam.v, adam: adamConfig, memory: arena.memory },
     layout.trainableSize,
     backend.name,
     wanted,
     alloc,
-    dense && (() => ({ plan: dense, memory: arena.memory, workspace: alloc(workspace), rows })),
+    dense && (() => ({ plan: dense, workspace: alloc(workspace), rows })),
   );
-  // Adam runs here, in wasm over the arena, for up to two gradient slots (every default run);
-  // otherwise each replica applies it to its own slice of the parameters, in JavaScript.
-  // (a runtime without wasm SIMD cannot compile it: the replicas' JavaScript then)
-  const wasmOptimiser = gradSlots.length <= 2 ? await wasmAdam(arena).catch(() => undefined) : undefined;
+  // each replica applies Adam to its own slice of the parameters, at once: in wasm over the arena
+  // for up to two gradient slots (every default run), else in JavaScript (replica.ts)
   const updateRanges = splitEven(layout.trainableSize, replicas.length);
   hooks.onStart?.({ startEpoch, backend: ran, replicas: replicas.length });
   const snapshot = (): ModelState => ({
@@ -282,27 +279,12 @@ export async function train(
         );
         const shares = results.map((r) => r.count / batch.length);
         adam.step += 1;
-        if (wasmOptimiser) {
-          const cfg = { ...adamConfig, learningRate };
-          wasmOptimiser(
-            weights,
-            gradSlots.slice(0, shares.length),
-            shares,
-            adam.m,
-            adam.v,
-            adam.step,
-            cfg,
-            0,
-            layout.trainableSize,
-          );
-        } else {
-          await Promise.all(
-            replicas.map((r, k) => {
-              const [from, to] = updateRanges[k] as [number, number];
-              return r.update({ t: adam.step, shares, from, to, learningRate });
-            }),
-          );
-        }
+        await Promise.all(
+          replicas.map((r, k) => {
+            const [from, to] = updateRanges[k] as [number, number];
+            return r.update({ t: adam.step, shares, from, to, learningRate });
+          }),
+        );
         updateMovingStatistics(layout, weights, results, shares);
         const weighted = (key: 'loss' | 'reconstruction' | 'kl') =>
           results.reduce((a, r, k) => a + (shares[k] as number) * r[key], 0);

@@ -21,6 +21,12 @@ export class SharedArena {
     return new Float32Array(this.memory.buffer, at, length);
   }
 
+  /** The arena another thread made, seen from this one: its kernels run over its arrays; it allocates nothing. */
+  static adopt(memory: WebAssembly.Memory): SharedArena {
+    const arena = Object.create(SharedArena.prototype) as SharedArena;
+    return Object.assign(arena, { memory, top: memory.buffer.byteLength });
+  }
+
   /** whether `array` lies in this arena's memory */
   holds(array: Float32Array): boolean {
     return array.buffer === this.memory.buffer;

@@ -10,7 +10,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
-import { backendMemory, type WasmBackendInternals } from './own-wasm.js';
+import { backendMemory, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * The reconstruction term of the CVAE loss, Σ BCE(x, σ(l)) = Σ softplus(l) − x·l over every pixel
@@ -18,8 +18,9 @@ import { backendMemory, type WasmBackendInternals } from './own-wasm.js';
  *
  * Why: written as tfjs ops it is a Softplus, a Multiply, a Sub and a Sum over the whole output
  * image; tfjs' WebAssembly Softplus alone took 86 ms of a 128 px training step (docs/PERFORMANCE.md).
- * Only the sum is needed, and Σ log(1 + e^−|l|) is the log of a product: one exponential per
- * pixel and one logarithm per 512 (the product of up to 512 factors in [1, 2] stays below 2^512).
+ * Only the sum is needed: on wasm in the own wasm's SIMD (src/worker/wasm/bce-wat.ts), elsewhere
+ * in JavaScript, where Σ log(1 + e^−|l|) is the log of a product: one exponential per pixel and
+ * one logarithm per 512 (the product of up to 512 factors in [1, 2] stays below 2^512).
  * Its gradient to the logits is σ(l) − x (times the scalar's gradient), in tfjs ops; the images
  * are data and get none.
  */
@@ -50,7 +51,19 @@ const wasmRun: Arrays = (anyBackend, [logits, images]) => {
   const memory = backendMemory(backend) as WebAssembly.Memory;
   const view = (t: TensorInfo) =>
     new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), util.sizeFromShape(t.shape));
-  view(out)[0] = bceSum(view(logits as TensorInfo), view(images as TensorInfo));
+  const own = ownWasm(backend);
+  if (!own) {
+    view(out)[0] = bceSum(view(logits as TensorInfo), view(images as TensorInfo));
+    return out;
+  }
+  // whole vectors in the own wasm (src/worker/wasm/bce-wat.ts), the last few values here
+  const n = util.sizeFromShape((logits as TensorInfo).shape);
+  const vectors = n - (n % 4);
+  const totals = new Float64Array(memory.buffer, own.scratch, 2).fill(0);
+  const [l, x] = [logits, images].map((t) => backend.getMemoryOffset((t as TensorInfo).dataId)) as [number, number];
+  own.bceSum(l, x, vectors, own.scratch);
+  const tail = bceSum(view(logits as TensorInfo).subarray(vectors), view(images as TensorInfo).subarray(vectors));
+  view(out)[0] = (totals[0] as number) + (totals[1] as number) + tail;
   return out;
 };
 

@@ -1,6 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { assemble } from '../../wasm/assemble.js';
 import { batchNormFunctions } from '../../wasm/batch-norm-wat.js';
+import { bceFunctions } from '../../wasm/bce-wat.js';
 import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
 import { patchesFunctions, SCATTER_BELOW } from '../../wasm/patches-wat.js';
 import { phasesFunctions } from '../../wasm/phases-wat.js';
@@ -67,6 +68,8 @@ export interface OwnWasm {
     k0: number,
     relu: number,
   ): void;
+  /** adds the loss' reconstruction sum over n values (a multiple of 4) to two f64 (src/worker/wasm/bce-wat.ts) */
+  bceSum(logits: number, images: number, n: number, totals: number): void;
   /** PANEL_BYTES of the backend's heap for gemm's panel, kept for the life of the backend */
   panel: number;
   /** SCRATCH_BYTES of the backend's heap for small per-call arrays (batch norm's per-channel sums) */
@@ -123,7 +126,7 @@ export async function prepareOwnWasm(backend: object): Promise<boolean> {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const module = await assemble(
     'tf-kernels.wat',
-    gemmWat({ shared }, [...patchesFunctions(), ...phasesFunctions(), ...batchNormFunctions()]),
+    gemmWat({ shared }, [...patchesFunctions(), ...phasesFunctions(), ...batchNormFunctions(), ...bceFunctions()]),
   );
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<
     OwnWasm,
@@ -143,6 +146,7 @@ export async function prepareOwnWasm(backend: object): Promise<boolean> {
     bnApply: exports.bnApply,
     bnGradSums: exports.bnGradSums,
     bnGradApply: exports.bnGradApply,
+    bceSum: exports.bceSum,
     scatterProduct,
     panel,
     scratch,

@@ -229,6 +229,7 @@ describe('fast training kernels match the stock kernels', () => {
       BCE_SUM,
       BATCH_NORM_TRAIN,
       BATCH_NORM_TRAIN_GRAD,
+      'Identity',
     ]);
     CASES.forEach((c, k) => {
       const i = inputs[k] as Inputs;
@@ -410,5 +411,18 @@ describe('fast training kernels match the stock kernels', () => {
     ours.forEach((g, k) => {
       expect(maxRelError(g, convTranspose.reference[k] as Float32Array)).toBeLessThan(1e-5);
     });
+  });
+
+  it('wasm: Identity shares the data, which lives until its last reference goes', async () => {
+    await initBackend('wasm', () => {});
+    const buffers = () => tf.memory().numDataBuffers;
+    const before = buffers();
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    expect(buffers() - before).toBe(1); // two tensors, one copy of the values
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4]);
+    y.dispose();
+    expect(buffers()).toBe(before);
   });
 });

@@ -2,6 +2,7 @@ import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from '
 import { batchNormTrainConfigs } from './batch-norm-train.js';
 import { bceSumConfigs, registerBceSumGradient } from './bce-sum.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { sharedIdentityConfig } from './identity.js';
 import { ownConvGradConfigs } from './own-conv-grads.js';
 import { ownGemmConfigs } from './own-gemm.js';
 import { phasesConfigs, registerPhasesGradient } from './phases.js';
@@ -12,7 +13,8 @@ import { leadingAxesSumConfigs } from './sum.js';
  * Training kernels we replace, per backend. The native TensorFlow backends (tfjs-node,
  * tfjs-node-gpu) keep their own. Each replacement is checked against the stock kernel in
  * test/worker/kernels.test.ts.
- *  - wasm: has no Conv2DBackpropFilter at all, a scalar-loop Conv2DBackpropInput, matrix
+ *  - wasm: copies the data in Identity (every tensor a custom gradient saves),
+ *    has no Conv2DBackpropFilter at all, a scalar-loop Conv2DBackpropInput, matrix
  *    products that repack a new weight matrix every step (slow ones when transposed), a Sum over
  *    leading axes that transposes the tensor first, and a slow nearest-upsampling gradient. The
  *    products and convolution gradients run on the project's own wasm (own-wasm.ts), with the
@@ -33,6 +35,7 @@ const REPLACEMENTS: Record<string, (backendName: string) => KernelConfig[]> = {
     ...phasesConfigs(b),
     ...bceSumConfigs(b),
     ...batchNormTrainConfigs(b),
+    sharedIdentityConfig(b),
   ],
   cpu: (b) => [
     conv2DBackpropFilterConfig(b),

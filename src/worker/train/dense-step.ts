@@ -1,6 +1,6 @@
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { assemble } from '../wasm/assemble.js';
-import { gemmWat, PANEL_BYTES } from '../wasm/gemm-wat.js';
+import { type GemmFunction, gemmWat, PANEL_BYTES } from '../wasm/gemm-wat.js';
 import { type DenseLayerPlan, type DensePlan, densePlan } from './dense-plan.js';
 import type { ParamLayout } from './layout.js';
 
@@ -30,22 +30,6 @@ interface View {
 }
 
 const sub = (v: View, from: number, cols: number): View => ({ at: v.at + from, cols, ld: v.ld });
-
-type Gemm = (
-  a: number,
-  rs: number,
-  ks: number,
-  b: number,
-  bk: number,
-  bj: number,
-  c: number,
-  ldc: number,
-  m: number,
-  n: number,
-  k: number,
-  accumulate: number,
-  panel: number,
-) => void;
 
 export interface DenseLosses {
   loss: number;
@@ -100,7 +84,7 @@ export class DenseStep {
 
   static async create(plan: DensePlan, layout: ParamLayout, space: DenseSpace, rows: number): Promise<DenseStep> {
     const module = await assemble('dense-gemm.wat', gemmWat({ shared: true }));
-    const gemm = new WebAssembly.Instance(module, { env: { memory: space.memory } }).exports.gemm as Gemm;
+    const gemm = new WebAssembly.Instance(module, { env: { memory: space.memory } }).exports.gemm as GemmFunction;
     return new DenseStep(plan, layout, space, rows, gemm);
   }
 
@@ -109,7 +93,7 @@ export class DenseStep {
     layout: ParamLayout,
     space: DenseSpace,
     private readonly rows: number,
-    private readonly gemm: Gemm,
+    private readonly gemm: GemmFunction,
   ) {
     for (const e of layout.entries) this.offsets.set(e.name, e.offset);
     const written = trainableNames(plan);

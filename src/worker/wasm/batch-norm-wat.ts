@@ -1,3 +1,5 @@
+import { add, get, loop, set } from './wat.js';
+
 /**
  * The text of training batch norm's passes (with an optional ReLU after it) over an activation
  * x [rows, C], C a multiple of 4, for src/worker/tf/kernels/batch-norm-train.ts, which computes
@@ -15,15 +17,6 @@
  */
 const BLOCK = 256;
 
-const get = (n: string) => `(local.get $${n})`;
-const set = (n: string, v: string) => `(local.set $${n} ${v})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const loop = (label: string, exitWhen: string, body: string[]) => [
-  `(block $${label}_done (loop $${label}`,
-  `  (br_if $${label}_done ${exitWhen})`,
-  ...body.map((l) => `  ${l}`),
-  `  (br $${label})))`,
-];
 const HIGH_TO_LOW = 'i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7';
 /** adds the four f32 lanes of `v` to the four f64 values at `at` */
 const addToTotals = (at: string, v: string) => [

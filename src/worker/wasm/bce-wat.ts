@@ -1,3 +1,5 @@
+import { get, set } from './wat.js';
+
 /**
  * The text of `bceSum`, the loss' reconstruction sum (src/worker/tf/kernels/bce-sum.ts) in wasm SIMD:
  *
@@ -15,8 +17,6 @@ const BLOCK = 1024;
 const f32 = (v: number) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
 const mul = (a: string, b: string) => `(f32x4.mul ${a} ${b})`;
 const add = (a: string, b: string) => `(f32x4.add ${a} ${b})`;
-const get = (n: string) => `(local.get $${n})`;
-const set = (n: string, v: string) => `(local.set $${n} ${v})`;
 
 /** exp(x) for x in [−87.3, 0], on the vector in $t; result in $e */
 const EXP = [

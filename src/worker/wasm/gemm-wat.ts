@@ -1,3 +1,5 @@
+import { add, get, loop, set } from './wat.js';
+
 /**
  * The text of a WebAssembly module of float32 matrix products for training, over tfjs' own wasm
  * memory (imported), so tensors are read and written where the backend keeps them.
@@ -18,6 +20,23 @@
  */
 
 const KC = 256;
+/** `gemm` as JavaScript calls it: C (+)= A·B, addresses and strides in bytes (see above) */
+export type GemmFunction = (
+  a: number,
+  rs: number,
+  ks: number,
+  b: number,
+  bk: number,
+  bj: number,
+  c: number,
+  ldc: number,
+  m: number,
+  n: number,
+  k: number,
+  accumulate: number,
+  panel: number,
+) => void;
+
 /** the scratch `gemm` needs for its panel (its last argument): KC rows of 8 floats */
 export const PANEL_BYTES = KC * 32;
 
@@ -25,15 +44,6 @@ const NN_ROWS = [4, 3, 2, 1];
 const NN_COLS = [8, 4, 1];
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const get = (name: string) => `(local.get $${name})`;
-const set = (name: string, value: string) => `(local.set $${name} ${value})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const loop = (label: string, exitWhen: string, body: string[]) => [
-  `(block $${label}_done (loop $${label}`,
-  `  (br_if $${label}_done ${exitWhen})`,
-  ...body.map((l) => `  ${l}`),
-  `  (br $${label})))`,
-];
 
 /** C[mr × nr] (+)= A·B over kc values of k; nr 8 and 4 as vectors, 1 as scalars. */
 function nnTile(mr: number, nr: number): string {

@@ -9,7 +9,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
-import { backendMemory, ownWasm, SCRATCH_BYTES, type WasmBackendInternals } from './own-wasm.js';
+import { backendMemory, heapFloats, ownWasm, SCRATCH_BYTES, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * Training-mode batch norm (over every axis but the channels), optionally followed by ReLU, as
@@ -148,9 +148,7 @@ type Space = (
 const wasmSpace: Space = (anyBackend, inputs, outputs) => {
   const backend = anyBackend as unknown as WasmBackendInternals;
   const out = outputs.map((o) => backend.makeOutput(o.shape, 'float32'));
-  const memory = backendMemory(backend) as WebAssembly.Memory;
-  const view = (t: TensorInfo) =>
-    new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), util.sizeFromShape(t.shape));
+  const view = (t: TensorInfo) => heapFloats(backend, t);
   return { out, read: inputs.map(view), write: out.map(view) };
 };
 

@@ -10,7 +10,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
-import { backendMemory, ownWasm, type WasmBackendInternals } from './own-wasm.js';
+import { backendMemory, heapFloats, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * The reconstruction term of the CVAE loss, Σ BCE(x, σ(l)) = Σ softplus(l) − x·l over every pixel
@@ -49,8 +49,7 @@ const wasmRun: Arrays = (anyBackend, [logits, images]) => {
   const backend = anyBackend as unknown as WasmBackendInternals;
   const out = backend.makeOutput([], 'float32');
   const memory = backendMemory(backend) as WebAssembly.Memory;
-  const view = (t: TensorInfo) =>
-    new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), util.sizeFromShape(t.shape));
+  const view = (t: TensorInfo) => heapFloats(backend, t);
   const own = ownWasm(backend);
   if (!own) {
     view(out)[0] = bceSum(view(logits as TensorInfo), view(images as TensorInfo));

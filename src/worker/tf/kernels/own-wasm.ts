@@ -1,8 +1,8 @@
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { type TensorInfo, util } from '@tensorflow/tfjs-core';
 import { assemble } from '../../wasm/assemble.js';
 import { batchNormFunctions } from '../../wasm/batch-norm-wat.js';
 import { bceFunctions } from '../../wasm/bce-wat.js';
-import { gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
+import { type GemmFunction, gemmWat, PANEL_BYTES } from '../../wasm/gemm-wat.js';
 import { patchesFunctions, SCATTER_BELOW } from '../../wasm/patches-wat.js';
 import { phasesFunctions } from '../../wasm/phases-wat.js';
 
@@ -16,21 +16,7 @@ import { phasesFunctions } from '../../wasm/phases-wat.js';
 /** arguments are byte addresses in the backend's memory, sizes in values */
 export interface OwnWasm {
   /** C (+)= A·B, A(i, k) at a + i·rs + k·ks, B(k, j) at b + k·bk + j·bj, C row-major (ldc bytes) */
-  gemm(
-    a: number,
-    rs: number,
-    ks: number,
-    b: number,
-    bk: number,
-    bj: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    accumulate: number,
-    panel: number,
-  ): void;
+  gemm: GemmFunction;
   /** rows k0… of an NHWC image's patch matrix, written at `cols` (src/worker/wasm/patches-wat.ts) */
   im2col(...args: PatchArgs): void;
   /** the reverse: rows of a patch matrix at `cols` added onto the image */
@@ -117,6 +103,16 @@ export function backendMemory(backend: object): WebAssembly.Memory | undefined {
   const wasm = (backend as Partial<WasmBackendInternals>).wasm;
   const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
   return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/**
+ * A tensor's values where the wasm backend keeps them (a view of its heap, no copy). Take it after
+ * the kernel's last allocation: growing the heap detaches earlier views.
+ */
+export function heapFloats(backend: WasmBackendInternals, t: TensorInfo): Float32Array {
+  const memory = backendMemory(backend);
+  if (!memory) throw new Error('wasm backend: its memory is not reachable');
+  return new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), util.sizeFromShape(t.shape));
 }
 
 export async function prepareOwnWasm(backend: object): Promise<boolean> {

@@ -9,7 +9,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
-import { backendMemory, ownWasm, type WasmBackendInternals } from './own-wasm.js';
+import { heapFloats, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
  * The last step of the resize-convolution at the input's resolution (src/worker/model/upsample-conv.ts):
@@ -67,9 +67,7 @@ const wasmMover: Mover = (anyBackend, input, outShape, toImage) => {
   const backend = anyBackend as unknown as WasmBackendInternals;
   const out = backend.makeOutput(outShape, 'float32');
   // views after the output's allocation, which may have grown the heap
-  const memory = backendMemory(backend) as WebAssembly.Memory;
-  const view = (t: TensorInfo) =>
-    new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), util.sizeFromShape(t.shape));
+  const view = (t: TensorInfo) => heapFloats(backend, t);
   const [phases, image] = toImage ? [input, out] : [out, input];
   if (!toImage) view(out).fill(0); // the phases' unused border (the heap is not zeroed)
   const own = ownWasm(backend);

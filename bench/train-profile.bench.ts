@@ -106,8 +106,8 @@ console.log(
 );
 
 // The optimiser: Adam over every trainable parameter, averaging two replicas' gradients as the
-// trainer's default does: in wasm over the trainer's arena (what it runs), and the JavaScript
-// update it falls back to (more than two replicas; each replica then runs a slice of it).
+// trainer's default does: in wasm over the trainer's arena (what its replicas run, each on its
+// slice), and the JavaScript update they fall back to (more than two replicas).
 const size = paramLayout(info.params).trainableSize;
 const rng = createRng(4);
 const arena = new SharedArena(5 * size, 5);
@@ -126,5 +126,5 @@ const timeAdam = (update: AdamKernel) => {
 const wasmMs = timeAdam(await wasmAdam(arena));
 const jsMs = timeAdam(adamUpdate);
 console.log(
-  `optimiser (Adam over ${size.toLocaleString('en-US')} parameters, two replicas' gradients, this thread): ${wasmMs} ms per step in wasm (the trainer's), ${jsMs} ms in JavaScript`,
+  `optimiser (Adam over ${size.toLocaleString('en-US')} parameters, two replicas' gradients, this thread): ${wasmMs} ms per step in wasm (what training runs), ${jsMs} ms in JavaScript`,
 );

@@ -147,7 +147,7 @@ export class DenseStep {
       this.dense(x, layer, b.encoder[i] as View, n);
       x = b.encoder[i] as View;
     });
-    this.project(b.conditions, 'encoder.condition', p.encoderJoin.bias, b.encoderProjection, n);
+    this.affine(b.conditions, 'encoder.condition', b.encoderProjection, n, p.encoderJoin.bias);
     if (p.encoderJoin.join === 'add') this.sum(b.joined, x, b.encoderProjection, n);
     this.affine(b.joined, 'encoder.mu', b.mu, n);
     this.affine(b.joined, 'encoder.logvar', b.raw, n);
@@ -167,7 +167,7 @@ export class DenseStep {
         klSum += 1 + lv - mu * mu - std * std;
       }
     }
-    this.project(b.conditions, 'decoder.condition', p.decoderJoin.bias, b.decoderProjection, n);
+    this.affine(b.conditions, 'decoder.condition', b.decoderProjection, n, p.decoderJoin.bias);
     if (p.decoderJoin.join === 'add') this.sum(b.decoderInput, b.z, b.decoderProjection, n);
     x = b.decoderInput;
     const last = p.decoder.length - 1;
@@ -217,7 +217,7 @@ export class DenseStep {
     // the decoder's input: z ⊕ projection (two slices of one gradient) or z + projection (one gradient for both)
     const concatenated = p.decoderJoin.join === 'concat';
     const dProjection = concatenated ? d(b.decoderProjection) : d(b.decoderInput);
-    this.projectBackward(b.conditions, 'decoder.condition', p.decoderJoin.bias, dProjection, n);
+    this.affineBackward(b.conditions, 'decoder.condition', dProjection, undefined, n, false, p.decoderJoin.bias);
     const dz = concatenated ? d(b.z) : d(b.decoderInput);
     const limit = p.logvarLimit;
     const dmu = d(b.mu).at;
@@ -241,13 +241,8 @@ export class DenseStep {
     this.affineBackward(b.joined, 'encoder.logvar', d(b.raw), d(b.joined), n, true);
     // before the encoder's last layer turns the joined gradient into its own in place
     const added = p.encoderJoin.join === 'add';
-    this.projectBackward(
-      b.conditions,
-      'encoder.condition',
-      p.encoderJoin.bias,
-      added ? d(b.joined) : d(b.encoderProjection),
-      n,
-    );
+    const dEncoderProjection = added ? d(b.joined) : d(b.encoderProjection);
+    this.affineBackward(b.conditions, 'encoder.condition', dEncoderProjection, undefined, n, false, p.encoderJoin.bias);
     for (let i = p.encoder.length - 1; i >= 0; i--) {
       const layer = p.encoder[i] as DenseLayerPlan;
       const input = i === 0 ? b.images : (b.encoder[i - 1] as View);
@@ -283,10 +278,6 @@ export class DenseStep {
     this.product(x, false, { at: this.param(`${prefix}.kernel`), cols: y.cols, ld: y.cols }, false, y, n, bias);
   }
 
-  private project(conditions: View, prefix: string, bias: boolean, y: View, n: number): void {
-    this.affine(conditions, prefix, y, n, bias);
-  }
-
   /**
    * Given dy (the gradient of the layer's output y, overwritten with that of its pre-activation):
    * the kernel's and bias' gradients, and dx = dy·Wᵀ.
@@ -307,39 +298,25 @@ export class DenseStep {
     this.affineBackward(x, layer.prefix, dy, dx, n, false);
   }
 
-  /** gradients of y = x·W + b given dy: W's and b's into the gradient area, dx (+)= dy·Wᵀ */
-  private affineBackward(x: View, prefix: string, dy: View, dx: View | undefined, n: number, accumulate: boolean) {
+  /**
+   * gradients of y = x·W (+ b) given dy: W's (and b's) into the gradient area, dx (+)= dy·Wᵀ where
+   * asked (not for data: the images, the conditions)
+   */
+  private affineBackward(
+    x: View,
+    prefix: string,
+    dy: View,
+    dx: View | undefined,
+    n: number,
+    accumulate: boolean,
+    bias = true,
+  ) {
     const units = dy.cols;
     const kernel = this.param(`${prefix}.kernel`);
     // dW = xᵀ·dy
-    this.product(
-      x,
-      true,
-      dy,
-      false,
-      { at: this.grads + kernel - this.weights, cols: units, ld: units },
-      x.cols,
-      false,
-      n,
-    );
-    this.columnSums(dy, this.grads + this.param(`${prefix}.bias`) - this.weights, n);
+    this.product(x, true, dy, false, { at: this.gradient(kernel), cols: units, ld: units }, x.cols, false, n);
+    if (bias) this.columnSums(dy, this.gradient(this.param(`${prefix}.bias`)), n);
     if (dx) this.product(dy, false, { at: kernel, cols: units, ld: units }, true, dx, n, accumulate);
-  }
-
-  private projectBackward(conditions: View, prefix: string, bias: boolean, dy: View, n: number): void {
-    const kernel = this.param(`${prefix}.kernel`);
-    const width = dy.cols;
-    this.product(
-      conditions,
-      true,
-      dy,
-      false,
-      { at: this.grads + kernel - this.weights, cols: width, ld: width },
-      conditions.cols,
-      false,
-      n,
-    );
-    if (bias) this.columnSums(dy, this.grads + this.param(`${prefix}.bias`) - this.weights, n);
   }
 
   private columnSums(v: View, at: number, n: number): void {
@@ -373,7 +350,7 @@ export class DenseStep {
     accumulate: boolean,
     k?: number,
   ): void {
-    const depth = k ?? (at ? 0 : a.cols);
+    const depth = k ?? a.cols;
     const [rs, ks] = at ? [4, a.ld * 4] : [a.ld * 4, 4];
     const [bk, bj] = bt ? [4, b.ld * 4] : [b.ld * 4, 4];
     const cols = c.cols;
@@ -392,6 +369,11 @@ export class DenseStep {
       accumulate ? 1 : 0,
       this.panel,
     );
+  }
+
+  /** where the gradient of the weights at `at` (a float index from `param`) goes */
+  private gradient(at: number): number {
+    return this.grads + at - this.weights;
   }
 
   private param(name: string): number {

@@ -9,6 +9,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
+import { cpuFloats, cpuOutput } from './compose.js';
 import { backendMemory, heapFloats, ownWasm, SCRATCH_BYTES, type WasmBackendInternals } from './own-wasm.js';
 
 /**
@@ -152,14 +153,10 @@ const wasmSpace: Space = (anyBackend, inputs, outputs) => {
   return { out, read: inputs.map(view), write: out.map(view) };
 };
 
-const cpuSpace: Space = (anyBackend, inputs, outputs) => {
-  const backend = anyBackend as unknown as {
-    data: { get(id: object): { values: Float32Array } };
-    makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  };
+const cpuSpace: Space = (backend, inputs, outputs) => {
   const write = outputs.map((o) => new Float32Array(util.sizeFromShape(o.shape)));
-  const out = outputs.map((o, i) => backend.makeTensorInfo(o.shape, 'float32', write[i] as Float32Array));
-  return { out, read: inputs.map((t) => backend.data.get(t.dataId).values), write };
+  const out = outputs.map((o, i) => cpuOutput(backend, o.shape, write[i] as Float32Array));
+  return { out, read: inputs.map((t) => cpuFloats(backend, t)), write };
 };
 
 interface Attrs {

@@ -10,6 +10,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
+import { cpuFloats, cpuOutput } from './compose.js';
 import { backendMemory, heapFloats, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
@@ -66,14 +67,9 @@ const wasmRun: Arrays = (anyBackend, [logits, images]) => {
   return out;
 };
 
-const cpuRun: Arrays = (anyBackend, [logits, images]) => {
-  const backend = anyBackend as unknown as {
-    data: { get(id: object): { values: Float32Array } };
-    makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  };
-  const values = (t: TensorInfo) => backend.data.get(t.dataId).values;
-  const sum = bceSum(values(logits as TensorInfo), values(images as TensorInfo));
-  return backend.makeTensorInfo([], 'float32', Float32Array.of(sum));
+const cpuRun: Arrays = (backend, [logits, images]) => {
+  const sum = bceSum(cpuFloats(backend, logits as TensorInfo), cpuFloats(backend, images as TensorInfo));
+  return cpuOutput(backend, [], Float32Array.of(sum));
 };
 
 export function bceSumConfigs(backendName: string): KernelConfig[] {

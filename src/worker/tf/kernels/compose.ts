@@ -70,3 +70,17 @@ export function wrapRegistered(
   const original = getKernel(kernelName, backendName);
   return original ? [{ kernelName, backendName, kernelFunc: wrap(original.kernelFunc) }] : [];
 }
+
+/** tfjs' CPU backend as the kernels see it: plain JavaScript arrays per data id. */
+interface CpuArrays {
+  data: { get(id: object): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+/** A float32 tensor's values on the cpu backend (its own array, no copy). */
+export const cpuFloats = (backend: unknown, t: TensorInfo): Float32Array =>
+  (backend as CpuArrays).data.get(t.dataId).values;
+
+/** A new float32 output of the cpu backend holding `values`. */
+export const cpuOutput = (backend: unknown, shape: number[], values: Float32Array): TensorInfo =>
+  (backend as CpuArrays).makeTensorInfo(shape, 'float32', values);

@@ -9,6 +9,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
+import { cpuFloats, cpuOutput } from './compose.js';
 import { heapFloats, ownWasm, type WasmBackendInternals } from './own-wasm.js';
 
 /**
@@ -81,16 +82,12 @@ const wasmMover: Mover = (anyBackend, input, outShape, toImage) => {
 };
 
 /** cpu: its arrays are plain JavaScript */
-const cpuMover: Mover = (anyBackend, input, outShape, toImage) => {
-  const backend = anyBackend as unknown as {
-    data: { get(id: object): { values: Float32Array } };
-    makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  };
+const cpuMover: Mover = (backend, input, outShape, toImage) => {
   const output = new Float32Array(util.sizeFromShape(outShape));
-  const values = backend.data.get(input.dataId).values;
+  const values = cpuFloats(backend, input);
   if (toImage) movePhases(values, output, outShape, true);
   else movePhases(output, values, input.shape, false);
-  return backend.makeTensorInfo(outShape, 'float32', output);
+  return cpuOutput(backend, outShape, output);
 };
 
 function kernels(backendName: string, move: Mover): KernelConfig[] {

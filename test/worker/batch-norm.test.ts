@@ -52,6 +52,8 @@ describe.each(MODES)('batchNormTraining with $name', ({ kernel, setup }) => {
     // channels in fours: the own wasm's passes on wasm, over more rows than one block (256)
     [[3, 10, 10, 4], false],
     [[2, 20, 20, 16], true],
+    // a dense layer as wide as the COCO decoders' first (4,096 units)
+    [[5, 4096], true],
   ] as [number[], boolean][]) {
     it(`matches tf.moments + tf.batchNorm${relu ? ' + relu' : ''} and their gradients (${JSON.stringify(shape)})`, () => {
       const channels = shape[shape.length - 1] as number;
@@ -99,6 +101,26 @@ describe.each(MODES)('batchNormTraining with $name', ({ kernel, setup }) => {
       });
     });
   }
+
+  it('keeps the variance where the mean dwarfs the spread', () => {
+    // rows crossing the own wasm's blocks; float64 statistics of the same float32 values as truth
+    const shape = [2, 20, 20, 16];
+    const channels = 16;
+    const x = tf.add(tf.mul(tensor(shape), 0.05), 300);
+    const values = x.dataSync();
+    const out = batchNormTraining(x, tf.ones([channels]), tf.zeros([channels]), EPS, false);
+    const variance = out.variance.dataSync();
+    const rows = values.length / channels;
+    for (let c = 0; c < channels; c++) {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) sum += values[r * channels + c] as number;
+      const mean = sum / rows;
+      let squares = 0;
+      for (let r = 0; r < rows; r++) squares += ((values[r * channels + c] as number) - mean) ** 2;
+      const truth = squares / rows;
+      expect(Math.abs((variance[c] as number) - truth) / truth, `variance[${c}]`).toBeLessThan(1e-3);
+    }
+  });
 
   it('leaves no tensor behind but the outputs', () => {
     const x = tensor([3, 4, 4, 2]);

@@ -6,7 +6,7 @@ import { add, get, loop, set } from './wat.js';
  * the per-channel constants between the passes. Addresses in bytes; per-channel arrays of C
  * values (f32, or f64 where they are sums).
  *
- *   bnSums(x, rows, C, sums, squares)                         Σx, Σx² per channel, added to f64 arrays
+ *   bnSums(x, rows, C, sums, squares)                         Σd, Σd² per channel, d = x − x's first row, added to f64 arrays
  *   bnApply(x, y, rows, C, a, shift, relu)                    y = x·a + shift (then max(0, ·))
  *   bnGradSums(dy, x, y, rows, C, mean, relu, sumG, sumGc)    Σg, Σg·(x − mean), g = dy (0 where y ≤ 0 with relu)
  *   bnGradApply(dy, x, y, dx, rows, C, a, k1, k0, relu)       dx = a·g − k1·x + k0
@@ -96,11 +96,12 @@ export function batchNormFunctions(): string[] {
       'bnSums',
       '(param $x i32) (param $rows i32) (param $c i32) (param $sums i32) (param $squares i32)',
       [
-        set('v', load('x')),
+        set('v', `(f32x4.sub ${load('x')} ${get('m')})`),
         set('s1', `(f32x4.add ${get('s1')} ${get('v')})`),
         set('s2', `(f32x4.add ${get('s2')} (f32x4.mul ${get('v')} ${get('v')}))`),
       ],
       ['sums', 'squares'],
+      [set('m', `(v128.load ${add(get('x'), `(i32.shl ${get('g')} (i32.const 2))`)})`)],
     ),
     apply(
       'bnApply',

@@ -27,8 +27,13 @@ import { backendMemory, heapFloats, ownWasm, SCRATCH_BYTES, type WasmBackendInte
 export const BATCH_NORM_TRAIN = 'CvaeBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD = 'CvaeBatchNormTrainGrad';
 
-/** mean, variance, and y = x·a + shift, from the per-channel sums of x and x² over `rows` rows */
+/**
+ * mean, variance, and y = x·a + shift, from the per-channel sums of d = x − x₀ and d² over `rows`
+ * rows, x₀ the first row: shifted by a value of the data, Σd²/M − (Σd/M)² keeps its precision
+ * where the mean is large against the spread (unshifted, float32 block sums lost digits there).
+ */
 function forwardConstants(
+  first: Float32Array,
   sums: Float64Array,
   squares: Float64Array,
   rows: number,
@@ -38,8 +43,9 @@ function forwardConstants(
   out: { mean: Float32Array; variance: Float32Array; a: Float32Array; shift: Float32Array },
 ): void {
   for (let c = 0; c < gamma.length; c++) {
-    const m = (sums[c] as number) / rows;
-    const v = Math.max(0, (squares[c] as number) / rows - m * m);
+    const d = (sums[c] as number) / rows;
+    const m = (first[c] as number) + d;
+    const v = Math.max(0, (squares[c] as number) / rows - d * d);
     const a = (gamma[c] as number) / Math.sqrt(v + epsilon);
     out.mean[c] = m;
     out.variance[c] = v;
@@ -89,15 +95,16 @@ export function batchNormForward(
   const channels = gamma.length;
   const sums = new Float64Array(channels);
   const squares = new Float64Array(channels);
+  const first = x.subarray(0, channels);
   for (let at = 0; at < x.length; at += channels)
     for (let c = 0; c < channels; c++) {
-      const v = x[at + c] as number;
-      sums[c] = (sums[c] as number) + v;
-      squares[c] = (squares[c] as number) + v * v;
+      const d = (x[at + c] as number) - (first[c] as number);
+      sums[c] = (sums[c] as number) + d;
+      squares[c] = (squares[c] as number) + d * d;
     }
   const a = new Float32Array(channels);
   const shift = new Float32Array(channels);
-  forwardConstants(sums, squares, x.length / channels, gamma, beta, epsilon, { mean, variance, a, shift });
+  forwardConstants(first, sums, squares, x.length / channels, gamma, beta, epsilon, { mean, variance, a, shift });
   for (let at = 0; at < x.length; at += channels)
     for (let c = 0; c < channels; c++) {
       const v = (x[at + c] as number) * (a[c] as number) + (shift[c] as number);
@@ -221,7 +228,7 @@ export function batchNormTrainConfigs(backendName: string): KernelConfig[] {
     const [sums, squares] = f64(2) as [Float64Array, Float64Array];
     const [a, shift] = f32(2) as [Float32Array, Float32Array];
     wasm.bnSums(own.address(x), rows, channels, at(sums), at(squares));
-    forwardConstants(sums, squares, rows, g, b, epsilon, { mean, variance, a, shift });
+    forwardConstants(xs.subarray(0, channels), sums, squares, rows, g, b, epsilon, { mean, variance, a, shift });
     wasm.bnApply(own.address(x), own.address(out[0] as TensorInfo), rows, channels, at(a), at(shift), relu ? 1 : 0);
     return out;
   };

@@ -62,8 +62,11 @@ export interface OwnWasm {
   scratch: number;
 }
 
-/** the own kernels' small scratch: per-channel arrays of batch norm up to 2,048 channels */
-export const SCRATCH_BYTES = 64 << 10;
+/**
+ * the own kernels' small scratch: batch norm's per-channel arrays (40 bytes a channel) up to
+ * 16,384 channels, so the COCO decoders' dense layer (4,096 units) takes the wasm passes too
+ */
+export const SCRATCH_BYTES = 640 << 10;
 
 type ScatterProduct = (...args: [...PatchArgs, weightsByOutput: number]) => void;
 

@@ -7,7 +7,10 @@ import { CholeskyDecomposition, inverse, Matrix } from 'ml-matrix';
  *
  * The covariance is shrunk towards the identity (Σ + ε · tr(Σ)/d · I) so that directions the
  * training captions barely use, which new captions will use differently, are amplified at most
- * about 1/√ε times more than the average direction. matrix = L⁻ᵀ for the Cholesky factor
+ * about 1/√ε times more than the average direction. ε = 1e-2 (at most 10×): at 1e-3 (31×) the
+ * decoders amplified the edge's compact text encoder's small error (cosine 0.9995) into a colour
+ * flip in 5% of images, at 1e-2 not, and trained as well or better
+ * (docs/research/2026-11-edge-text-encoder.md, "The decoders' whitening"). matrix = L⁻ᵀ for the Cholesky factor
  * Σ = L Lᵀ. Rows are evenly strided down to `maxRows`: the covariance of 16k captions is as good as
  * that of all of COCO's, at a fraction of the O(n·d²) cost.
  */
@@ -20,7 +23,7 @@ export interface WhiteningOptions {
 export function fitWhitening(
   conditions: Float32Array,
   dim: number,
-  { shrinkage = 1e-3, maxRows = 16384 }: WhiteningOptions = {},
+  { shrinkage = 1e-2, maxRows = 16384 }: WhiteningOptions = {},
 ): { mean: Float32Array; matrix: Float32Array } {
   const count = Math.floor(conditions.length / dim);
   if (count < 2) throw new Error(`whitening needs at least 2 conditions, got ${count}`);

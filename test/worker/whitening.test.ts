@@ -142,6 +142,20 @@ describe('training with a whitened condition', () => {
     expect(resumed.state.values[WHITENING.matrix]).toEqual(fitted.matrix);
   });
 
+  it('fits with the shrinkage asked for, records it, and refuses to resume with another', async () => {
+    const data = dataset(32);
+    const outDir = mkdtempSync(join(tmpdir(), 'whiten-shrink-'));
+    const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize: 16, replicas: 1, outDir, whitenShrinkage: 0.2 };
+    const result = await train(spec, data, options);
+    expect(result.state.values[WHITENING.matrix]).toEqual(fitWhitening(data.conditions, D, { shrinkage: 0.2 }).matrix);
+    expect(result.state.values[WHITENING.matrix]).not.toEqual(fitWhitening(data.conditions, D).matrix);
+    const meta = JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8'));
+    expect(meta.config.whitenShrinkage).toBe(0.2);
+    await expect(train(spec, data, { ...options, epochs: 2, resume: true, whitenShrinkage: 0.01 })).rejects.toThrow(
+      /whitening was fitted with shrinkage 0.2, now 0.01/,
+    );
+  });
+
   it('loads a checkpoint saved before whitening existed as the identity map', async () => {
     const data = dataset(32);
     const outDir = mkdtempSync(join(tmpdir(), 'whiten-old-'));

@@ -5,6 +5,7 @@ import { type FashionMnist, loadFashionMnist, takeFirst } from '../data/fashion-
 import { type SharedDataset, sharedFromLabeled } from '../train/dataset.js';
 import { type LearningRateStep, parseLearningRateSteps } from '../train/schedule.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type TrainResult, train } from '../train/trainer.js';
+import { DEFAULT_WHITEN_SHRINKAGE } from '../train/whitening.js';
 import { intOption, numberOption } from './options.js';
 import { createBar } from './progress.js';
 
@@ -95,6 +96,12 @@ export function addTrainOptions(cmd: Command): Command {
       numberOption(0),
       0,
     )
+    .option(
+      '--whiten-shrinkage <x>',
+      'long text: shrinkage of the condition whitening towards the identity (a direction the captions barely use is amplified at most 1/√x times the average)',
+      numberOption(0),
+      DEFAULT_WHITEN_SHRINKAGE,
+    )
     .option('--subset <n>', 'Fashion-MNIST: train on the first n training images only', intOption(1))
     .option('--resume', 'continue from the checkpoint in the output folder', false)
     .option(
@@ -118,6 +125,7 @@ export interface TrainFlags {
   klWeight: number;
   klWeightFrom?: number;
   klAnnealEpochs: number;
+  whitenShrinkage: number;
 }
 
 export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOptions {
@@ -131,6 +139,7 @@ export function trainOptionsFrom(flags: TrainFlags, outDir: string): TrainOption
     klWeight: flags.klWeight,
     klWeightFrom: flags.klWeightFrom,
     klAnnealEpochs: flags.klAnnealEpochs,
+    whitenShrinkage: flags.whitenShrinkage,
     replicas: flags.replicas,
     outDir,
     resume: flags.resume,

@@ -16,7 +16,7 @@ import { createReplicas } from './pool.js';
 import type { GradientSummary } from './replica.js';
 import { type LearningRateStep, learningRateAt, scheduleConflict } from './schedule.js';
 import type { WarmStart } from './warm-start.js';
-import { fitWhitening } from './whitening.js';
+import { DEFAULT_WHITEN_SHRINKAGE, fitWhitening } from './whitening.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -48,6 +48,8 @@ export interface TrainOptions {
    */
   klWeightFrom?: number;
   klAnnealEpochs?: number;
+  /** the condition whitening's shrinkage ε (whitening.ts), for specs that whiten; default 1e-2 */
+  whitenShrinkage?: number;
   /**
    * where the examples came from (dataset source, text encoder): kept in the checkpoint, so export
    * scores on the same data and names the same encoder, and a resume on other data is refused
@@ -155,6 +157,7 @@ export async function train(
     klWeight: options.klWeight,
     klWeightFrom: options.klWeightFrom ?? options.klWeight,
     klAnnealEpochs: options.klAnnealEpochs ?? 0,
+    ...(whitenedConditionDim(spec) ? { whitenShrinkage: options.whitenShrinkage ?? DEFAULT_WHITEN_SHRINKAGE } : {}),
     ...(options.data ? { data: options.data } : {}),
     ...(options.warmStart ? { initFrom: options.warmStart.from } : {}),
   };
@@ -180,6 +183,14 @@ export async function train(
           `cannot resume ${options.outDir}: it was trained with ${key}=${saved.meta.config[key]}, now ${key}=${config[key]}`,
         );
       }
+    }
+    // a resumed run keeps the whitening its checkpoint holds; checkpoints from before the option
+    // (fitted with 1e-3) do not say, and are not checked
+    const savedShrinkage = saved.meta.config.whitenShrinkage;
+    if (savedShrinkage !== undefined && savedShrinkage !== config.whitenShrinkage) {
+      throw new Error(
+        `cannot resume ${options.outDir}: its condition whitening was fitted with shrinkage ${savedShrinkage}, now ${config.whitenShrinkage} was asked for`,
+      );
     }
     const savedSchedule = saved.meta.config as { learningRate: number; learningRateSteps?: LearningRateStep[] };
     const changed = scheduleConflict(savedSchedule, config, saved.meta.epoch);
@@ -207,7 +218,7 @@ export async function train(
   const whitenDim = whitenedConditionDim(spec);
   if (startEpoch === 0 && whitenDim) {
     // a fresh start: fit the condition's whitening on the training conditions (a resumed run has its own)
-    const fitted = fitWhitening(data.conditions, whitenDim);
+    const fitted = fitWhitening(data.conditions, whitenDim, { shrinkage: config.whitenShrinkage });
     state.values[WHITENING.mean] = fitted.mean;
     state.values[WHITENING.matrix] = fitted.matrix;
   }

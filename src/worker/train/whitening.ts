@@ -20,10 +20,13 @@ export interface WhiteningOptions {
   maxRows?: number;
 }
 
+/** the shrinkage ε training fits with unless told otherwise (see above) */
+export const DEFAULT_WHITEN_SHRINKAGE = 1e-2;
+
 export function fitWhitening(
   conditions: Float32Array,
   dim: number,
-  { shrinkage = 1e-2, maxRows = 16384 }: WhiteningOptions = {},
+  { shrinkage = DEFAULT_WHITEN_SHRINKAGE, maxRows = 16384 }: WhiteningOptions = {},
 ): { mean: Float32Array; matrix: Float32Array } {
   const count = Math.floor(conditions.length / dim);
   if (count < 2) throw new Error(`whitening needs at least 2 conditions, got ${count}`);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeCvae } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
 import { createVariables, type Variables } from '../model/weights.js';
+import { copyTensorInto } from '../tf/copy-into.js';
 import { SharedArena } from '../wasm/arena.js';
 import { type AdamConfig, adamUpdate } from './adam.js';
 import { type AdamKernel, wasmAdam } from './adam-wasm.js';
@@ -117,9 +118,7 @@ export class Replica {
     const result = computeGradients(spec, this.vars, ...inputs, klWeight);
     tf.dispose([...inputs]);
     for (const e of this.layout.entries) {
-      if (!e.trainable) continue;
-      const g = result.grads[e.name] as tf.Tensor;
-      this.init.grads.set((await g.data()) as Float32Array, e.offset);
+      if (e.trainable) copyTensorInto(result.grads[e.name] as tf.Tensor, this.init.grads, e.offset);
     }
     const read = async (t: tf.Tensor) => ((await t.data()) as Float32Array)[0] as number;
     const summary: GradientSummary = {

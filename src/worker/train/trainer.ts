@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describeCvae, WHITENING, whitenedConditionDim } from '../../shared/arch/shapes.js';
 import type { CvaeSpec } from '../../shared/arch/spec.js';
-import { SHORT_TEXT_DEFAULTS } from '../../shared/arch/training-defaults.js';
+import { SHORT_TEXT_DEFAULTS, trainingDefaults } from '../../shared/arch/training-defaults.js';
 import { createRng, deriveSeed, normalArray, permutation } from '../../shared/random.js';
 import { initialValues } from '../model/weights.js';
 import { type ActiveBackend, initBackend } from '../tf/backend.js';
@@ -48,7 +48,7 @@ export interface TrainOptions {
    */
   klWeightFrom?: number;
   klAnnealEpochs?: number;
-  /** the condition whitening's shrinkage ε (whitening.ts), for specs that whiten; default 1e-2 */
+  /** the condition whitening's shrinkage ε (whitening.ts), for specs that whiten; default: the architecture's */
   whitenShrinkage?: number;
   /**
    * where the examples came from (dataset source, text encoder): kept in the checkpoint, so export
@@ -157,7 +157,12 @@ export async function train(
     klWeight: options.klWeight,
     klWeightFrom: options.klWeightFrom ?? options.klWeight,
     klAnnealEpochs: options.klAnnealEpochs ?? 0,
-    ...(whitenedConditionDim(spec) ? { whitenShrinkage: options.whitenShrinkage ?? DEFAULT_WHITEN_SHRINKAGE } : {}),
+    ...(whitenedConditionDim(spec)
+      ? {
+          whitenShrinkage:
+            options.whitenShrinkage ?? trainingDefaults(spec).whitenShrinkage ?? DEFAULT_WHITEN_SHRINKAGE,
+        }
+      : {}),
     ...(options.data ? { data: options.data } : {}),
     ...(options.warmStart ? { initFrom: options.warmStart.from } : {}),
   };

@@ -7,10 +7,10 @@ import { CholeskyDecomposition, inverse, Matrix } from 'ml-matrix';
  *
  * The covariance is shrunk towards the identity (Σ + ε · tr(Σ)/d · I) so that directions the
  * training captions barely use, which new captions will use differently, are amplified at most
- * about 1/√ε times more than the average direction. ε = 1e-2 (at most 10×): at 1e-3 (31×) the
- * decoders amplified the edge's compact text encoder's small error (cosine 0.9995) into a colour
- * flip in 5% of images, at 1e-2 not, and trained as well or better
- * (docs/research/2026-11-edge-text-encoder.md, "The decoders' whitening"). matrix = L⁻ᵀ for the Cholesky factor
+ * about 1/√ε times more than the average direction. At ε = 1e-3 (31×) the decoders turned the
+ * edge's compact text encoder's small error (cosine 0.9995) into colour flips; training uses 1e-2
+ * at 64 px and 3e-2 from 128 px (shared/arch/training-defaults.ts; measured in
+ * docs/research/2026-11-edge-text-encoder.md, "The decoders' whitening"). matrix = L⁻ᵀ for the Cholesky factor
  * Σ = L Lᵀ. Rows are evenly strided down to `maxRows`: the covariance of 16k captions is as good as
  * that of all of COCO's, at a fraction of the O(n·d²) cost.
  */
@@ -20,7 +20,7 @@ export interface WhiteningOptions {
   maxRows?: number;
 }
 
-/** the shrinkage ε training fits with unless told otherwise (see above) */
+/** the shrinkage ε where neither the run nor its architecture names one */
 export const DEFAULT_WHITEN_SHRINKAGE = 1e-2;
 
 export function fitWhitening(

@@ -156,6 +156,21 @@ describe('training with a whitened condition', () => {
     );
   });
 
+  it('resumes a checkpoint from before the option without claiming a shrinkage for it', async () => {
+    const data = dataset(32);
+    const outDir = mkdtempSync(join(tmpdir(), 'whiten-unsaid-'));
+    const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize: 16, replicas: 1, outDir };
+    await train(spec, data, options);
+    const metaPath = join(outDir, 'checkpoint.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    delete meta.config.whitenShrinkage;
+    writeFileSync(metaPath, JSON.stringify(meta));
+    await train(spec, data, { ...options, epochs: 2, resume: true, whitenShrinkage: 0.05 });
+    const resumed = JSON.parse(readFileSync(metaPath, 'utf8'));
+    expect(resumed.epoch).toBe(2);
+    expect('whitenShrinkage' in resumed.config).toBe(false);
+  });
+
   it('loads a checkpoint saved before whitening existed as the identity map', async () => {
     const data = dataset(32);
     const outDir = mkdtempSync(join(tmpdir(), 'whiten-old-'));

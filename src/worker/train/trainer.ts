@@ -190,9 +190,10 @@ export async function train(
       }
     }
     // a resumed run keeps the whitening its checkpoint holds; checkpoints from before the option
-    // (fitted with 1e-3) do not say, and are not checked
+    // (fitted with 1e-3) do not say, are not checked, and the run does not claim a value for them
     const savedShrinkage = saved.meta.config.whitenShrinkage;
-    if (savedShrinkage !== undefined && savedShrinkage !== config.whitenShrinkage) {
+    if (savedShrinkage === undefined) delete config.whitenShrinkage;
+    else if (savedShrinkage !== config.whitenShrinkage) {
       throw new Error(
         `cannot resume ${options.outDir}: its condition whitening was fitted with shrinkage ${savedShrinkage}, now ${config.whitenShrinkage} was asked for`,
       );

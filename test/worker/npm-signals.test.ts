@@ -17,7 +17,10 @@ const freePort = () =>
 const listening = (port: number) =>
   new Promise<boolean>((resolve) => {
     const c = connect(port, '127.0.0.1');
-    c.once('connect', () => resolve(c.end() && true));
+    c.once('connect', () => {
+      c.end();
+      resolve(true);
+    });
     c.once('error', () => resolve(false));
   });
 

@@ -10,9 +10,9 @@ import { CholeskyDecomposition, inverse, Matrix } from 'ml-matrix';
  * about 1/√ε times more than the average direction. At ε = 1e-3 (31×) the decoders turned the
  * edge's compact text encoder's small error (cosine 0.9995) into colour flips; training uses 1e-2
  * at 64 px and 3e-2 from 128 px (shared/arch/training-defaults.ts; measured in
- * docs/research/2026-11-edge-text-encoder.md, "The decoders' whitening"). matrix = L⁻ᵀ for the Cholesky factor
- * Σ = L Lᵀ. Rows are evenly strided down to `maxRows`: the covariance of 16k captions is as good as
- * that of all of COCO's, at a fraction of the O(n·d²) cost.
+ * docs/research/2026-11-edge-text-encoder.md, "The decoders' whitening"). matrix = L⁻ᵀ for the
+ * Cholesky factor Σ = L Lᵀ. Rows are evenly strided down to `maxRows`: the covariance of 16k
+ * captions is as good as that of all of COCO's, at a fraction of the O(n·d²) cost.
  */
 export interface WhiteningOptions {
   /** shrinkage ε, relative to the mean variance */
